@@ -1,0 +1,26 @@
+//! Yurt: edge autonomy for native Kubernetes, built for small ARM boards.
+//!
+//! The crate holds every component; features pick what a binary contains:
+//! `edge` (hub + tunnel agent, what images run), `cloud` (tunnel server, yurtctl)
+//! and `sandbox` (the local playground and the Kubernetes API double tests use).
+//! Pure logic ([`k8s`]) needs no feature and does no I/O.
+//! Vocabulary (view, component, upstream, agent, stream): `docs/internals.md`.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+
+pub mod k8s;
+
+#[cfg(feature = "edge")]
+pub mod cli;
+#[cfg(feature = "edge")]
+pub mod hub;
+#[cfg(feature = "edge")]
+pub mod net;
+
+#[cfg(feature = "sandbox")]
+pub mod apidouble;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+#[cfg(feature = "sandbox")]
+pub mod testpki;

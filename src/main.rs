@@ -1,0 +1,7 @@
+//! The multicall `yurt` binary: `yurt <subcommand>`, or run through a link named after a component
+//! (`yurthub` behaves as `yurt hub`).
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    std::process::exit(yurt::cli::main(args));
+}

@@ -1,0 +1,5 @@
+//! Networking shared by every component: TLS material, HTTP serving on smol, shutdown signals.
+
+pub mod http;
+pub mod shutdown;
+pub mod tls;
