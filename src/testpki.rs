@@ -51,13 +51,32 @@ impl TestPki {
     pub fn generate(extra_sans: &[&str]) -> Result<TestPki, rcgen::Error> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "yurt test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "yurt test CA");
         let ca_key = KeyPair::generate()?;
         let ca_cert = ca_params.clone().self_signed(&ca_key)?;
-        let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let mut sans = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
         sans.extend(extra_sans.iter().map(|s| s.to_string()));
-        let mut pki = TestPki { ca_pem: ca_cert.pem(), ca_params, ca_key, server: PemPair { cert: String::new(), key: String::new() } };
-        pki.server = pki.issue(sans, "kube-apiserver", None, ExtendedKeyUsagePurpose::ServerAuth)?;
+        let mut pki = TestPki {
+            ca_pem: ca_cert.pem(),
+            ca_params,
+            ca_key,
+            server: PemPair {
+                cert: String::new(),
+                key: String::new(),
+            },
+        };
+        pki.server = pki.issue(
+            sans,
+            "kube-apiserver",
+            None,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
         Ok(pki)
     }
 
@@ -74,7 +93,12 @@ impl TestPki {
     /// A serving certificate for `sans` (names or IPs).
     pub fn serving(&self, sans: &[&str]) -> Result<PemPair, rcgen::Error> {
         let sans = sans.iter().map(|s| s.to_string()).collect();
-        self.issue(sans, "yurt test server", None, ExtendedKeyUsagePurpose::ServerAuth)
+        self.issue(
+            sans,
+            "yurt test server",
+            None,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
     }
 
     fn issue(
@@ -93,7 +117,10 @@ impl TestPki {
         let key = KeyPair::generate()?;
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = params.signed_by(&key, &issuer)?;
-        Ok(PemPair { cert: cert.pem(), key: key.serialize_pem() })
+        Ok(PemPair {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        })
     }
 
     /// A rustls server config for the serving certificate; client certs optional, verified by the CA.
@@ -135,6 +162,11 @@ impl TestPki {
 pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(contents.as_bytes())
 }

@@ -17,7 +17,9 @@ pub fn main(args: Vec<String>) -> i32 {
     match cmd.as_str() {
         "hub" => run_parsed::<crate::hub::config::HubArgs>("yurt hub", &rest, crate::hub::main),
         #[cfg(feature = "sandbox")]
-        "sandbox" => run_parsed::<crate::sandbox::SandboxArgs>("yurt sandbox", &rest, crate::sandbox::main),
+        "sandbox" => {
+            run_parsed::<crate::sandbox::SandboxArgs>("yurt sandbox", &rest, crate::sandbox::main)
+        }
         #[cfg(feature = "sandbox")]
         "api-double" => run_parsed::<crate::apidouble::cli::ApiDoubleArgs>(
             "yurt api-double",
@@ -126,7 +128,9 @@ pub fn run_parsed<A: FromArgs>(name: &str, rest: &[&str], f: fn(A) -> i32) -> i3
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
 fn init_logging() {
     let env = env_logger::Env::default().default_filter_or("info");
-    let _ = env_logger::Builder::from_env(env).format_timestamp_millis().try_init();
+    let _ = env_logger::Builder::from_env(env)
+        .format_timestamp_millis()
+        .try_init();
 }
 
 #[cfg(test)]
@@ -152,11 +156,32 @@ mod tests {
 
     #[test]
     fn equals_form_is_split() {
-        let out = split_equals(&strings(&["--server-addr=https://a:6443,https://b", "--port", "1", "--json=false", "--help=true"]));
-        assert_eq!(out, strings(&["--server-addr", "https://a:6443,https://b", "--port", "1", "--help"]));
+        let out = split_equals(&strings(&[
+            "--server-addr=https://a:6443,https://b",
+            "--port",
+            "1",
+            "--json=false",
+            "--help=true",
+        ]));
+        assert_eq!(
+            out,
+            strings(&[
+                "--server-addr",
+                "https://a:6443,https://b",
+                "--port",
+                "1",
+                "--help"
+            ])
+        );
         // A value may itself contain '='.
-        assert_eq!(split_equals(&strings(&["--x=a=b"])), strings(&["--x", "a=b"]));
+        assert_eq!(
+            split_equals(&strings(&["--x=a=b"])),
+            strings(&["--x", "a=b"])
+        );
         // After `--`, nothing is rewritten.
-        assert_eq!(split_equals(&strings(&["--", "--x=1"])), strings(&["--", "--x=1"]));
+        assert_eq!(
+            split_equals(&strings(&["--", "--x=1"])),
+            strings(&["--", "--x=1"])
+        );
     }
 }

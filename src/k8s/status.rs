@@ -114,11 +114,20 @@ mod tests {
     fn not_found_matches_the_real_apiserver_shape() {
         // Field order and content as in k8s-captures/get-pod-notfound.json.body.
         let real = include_str!("../../tests/fixtures/k8s-captures/get-pod-notfound.json.body");
-        let ours = failure_for(404, Reason::NotFound, "pods \"nope\" not found", "nope", "", "pods");
+        let ours = failure_for(
+            404,
+            Reason::NotFound,
+            "pods \"nope\" not found",
+            "nope",
+            "",
+            "pods",
+        );
         let real_v: serde_json::Value = serde_json::from_str(real).expect("capture is JSON");
         let ours_v: serde_json::Value = serde_json::from_slice(&ours).expect("ours is JSON");
         let keys = |v: &serde_json::Value| {
-            v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+            v.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
         };
         assert_eq!(keys(&real_v), keys(&ours_v));
         assert_eq!(real_v["details"], ours_v["details"]);

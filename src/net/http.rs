@@ -29,7 +29,9 @@ pub const MAX_HEAD_BYTES: usize = 256 * 1024;
 
 /// A whole body from bytes.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// An empty body.
@@ -40,7 +42,10 @@ pub fn empty() -> Body {
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
+    /// The client's address.
     pub peer: SocketAddr,
+    /// Whether the client presented a certificate our TLS config verified.
+    pub client_cert: bool,
 }
 
 /// Accepts connections until `shutdown` fires, then lets open connections finish for up to `grace`.
@@ -80,9 +85,14 @@ pub async fn serve<H, F>(
         let shutdown = shutdown.clone();
         let alive = alive_tx.clone();
         smol::spawn(async move {
-            let info = ConnInfo { peer };
             match acceptor {
-                None => serve_conn(stream, info, shutdown, grace, handler).await,
+                None => {
+                    let info = ConnInfo {
+                        peer,
+                        client_cert: false,
+                    };
+                    serve_conn(stream, info, shutdown, grace, handler).await
+                }
                 Some(acceptor) => {
                     let hs = async { Some(acceptor.accept(stream).await) }
                         .or(async {
@@ -91,7 +101,15 @@ pub async fn serve<H, F>(
                         })
                         .await;
                     match hs {
-                        Some(Ok(tls)) => serve_conn(tls, info, shutdown, grace, handler).await,
+                        Some(Ok(tls)) => {
+                            let client_cert = tls
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .is_some_and(|c| !c.is_empty());
+                            let info = ConnInfo { peer, client_cert };
+                            serve_conn(tls, info, shutdown, grace, handler).await
+                        }
                         Some(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
                         None => log::debug!("TLS handshake with {peer} timed out"),
                     }
@@ -112,8 +130,13 @@ pub async fn serve<H, F>(
 }
 
 /// Serves one connection; on shutdown asks hyper to finish the current exchange, then waits `grace`.
-async fn serve_conn<S, H, F>(stream: S, info: ConnInfo, shutdown: Shutdown, grace: Duration, handler: H)
-where
+async fn serve_conn<S, H, F>(
+    stream: S,
+    info: ConnInfo,
+    shutdown: Shutdown,
+    grace: Duration,
+    handler: H,
+) where
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
@@ -127,7 +150,9 @@ where
         .timer(SmolTimer::new())
         .max_buf_size(MAX_HEAD_BYTES)
         .header_read_timeout(Duration::from_secs(30));
-    let conn = builder.serve_connection(FuturesIo::new(stream), service).with_upgrades();
+    let conn = builder
+        .serve_connection(FuturesIo::new(stream), service)
+        .with_upgrades();
     let mut conn = std::pin::pin!(conn);
     let finished = async { Some(conn.as_mut().await) }
         .or(async {
@@ -161,7 +186,10 @@ pub async fn connect_timeout(addr: &str, timeout: Duration) -> std::io::Result<T
     async { TcpStream::connect(addr).await }
         .or(async {
             smol::Timer::after(timeout).await;
-            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect to {addr} timed out")))
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("connect to {addr} timed out"),
+            ))
         })
         .await
 }

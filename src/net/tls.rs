@@ -52,14 +52,23 @@ impl Identity {
     /// Parses a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity, TlsError> {
         let chain = certs_from_pem(cert_pem, "the client certificate")?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::BadKey(e.to_string()))?;
-        Ok(Identity { chain, key: Arc::new(key) })
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::BadKey(e.to_string()))?;
+        Ok(Identity {
+            chain,
+            key: Arc::new(key),
+        })
     }
 }
 
 /// All certificates in PEM text; an error when there are none.
-pub fn certs_from_pem(pem: &[u8], what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect();
+pub fn certs_from_pem(
+    pem: &[u8],
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
+        .filter_map(Result::ok)
+        .collect();
     if certs.is_empty() {
         return Err(TlsError::NoCertificate(what));
     }
@@ -71,7 +80,10 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A client configuration trusting `ca_pem`, presenting `identity` when given, for HTTP/1.1.
-pub fn client_config(ca_pem: &[u8], identity: Option<&Identity>) -> Result<Arc<ClientConfig>, TlsError> {
+pub fn client_config(
+    ca_pem: &[u8],
+    identity: Option<&Identity>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     for cert in certs_from_pem(ca_pem, "the certificate authority")? {
         roots.add(cert)?;
@@ -94,16 +106,26 @@ pub fn server_config(
     client_ca_pem: Option<&[u8]>,
     require: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let builder = ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let builder = match client_ca_pem {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in certs_from_pem(ca, "the client certificate authority")? {
                 roots.add(cert)?;
             }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
-            let verifier = if require { verifier } else { verifier.allow_unauthenticated() };
-            let verifier = verifier.build().map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            );
+            let verifier = if require {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
