@@ -1,8 +1,126 @@
-//! YurtHub: the node-local proxy (and later cache) in front of kube-apiserver.
+//! YurtHub: the node-local proxy (and cache) in front of kube-apiserver.
+//!
+//! [`run`] takes bound listeners, a resolved [`config::HubConfig`] and a shutdown signal, so tests
+//! bind port 0 and the binary binds the configured ports.
 
+pub mod body;
 pub mod config;
+pub mod health;
+pub mod kubeconfig;
+pub mod metrics;
+pub mod proxy;
+pub mod server;
+pub mod upgrade;
+pub mod upstream;
 
-/// `yurt hub` entry point.
-pub fn main(_args: config::HubArgs) -> i32 {
-    1
+use std::sync::Arc;
+
+use smol::net::TcpListener;
+
+use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
+use crate::net::shutdown::Shutdown;
+
+/// The hub's two listeners.
+pub struct Listeners {
+    /// Where clients (kubelet, kube-proxy, …) send API requests (10261).
+    pub proxy: TcpListener,
+    /// healthz / readyz / metrics (10267).
+    pub server: TcpListener,
+}
+
+/// Serves until `shutdown` fires, then drains in-flight requests for the configured grace period.
+pub async fn run(
+    listeners: Listeners,
+    cfg: config::HubConfig,
+    shutdown: Shutdown,
+) -> Result<(), crate::net::tls::TlsError> {
+    let pool = Arc::new(upstream::Pool::new(&cfg)?);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let proxy = Arc::new(proxy::Proxy {
+        pool: pool.clone(),
+        metrics: metrics.clone(),
+    });
+    let server = Arc::new(server::HubServer {
+        pool: pool.clone(),
+        metrics,
+    });
+    let urls: Vec<&str> = cfg.servers.iter().map(|s| s.addr_url()).collect();
+    log::info!(
+        "hub for node {} forwarding to {}; proxy listening on http://{}; server on http://{}",
+        cfg.node_name,
+        urls.join(","),
+        local(&listeners.proxy),
+        local(&listeners.server)
+    );
+    let health = smol::spawn(health::run(pool, cfg.heartbeat, shutdown.clone()));
+    let grace = cfg.shutdown_grace;
+    let p = crate::net::http::serve(
+        listeners.proxy,
+        None,
+        shutdown.clone(),
+        grace,
+        move |req, c| proxy.clone().handle(req, c),
+    );
+    let s = crate::net::http::serve(
+        listeners.server,
+        None,
+        shutdown.clone(),
+        grace,
+        move |req, c| server.clone().handle(req, c),
+    );
+    smol::future::zip(p, s).await;
+    health.await;
+    log::info!("hub stopped");
+    Ok(())
+}
+
+fn local(l: &TcpListener) -> String {
+    l.local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+impl config::ServerAddr {
+    fn addr_url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// `yurt hub`: resolve flags, bind, serve until SIGTERM/SIGINT.
+pub fn main(args: config::HubArgs) -> i32 {
+    let cfg = match args.resolve() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("yurt hub: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    smol::block_on(async {
+        let bind = |addr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))
+        };
+        let listeners = match (bind(cfg.proxy_addr).await, bind(cfg.server_addr).await) {
+            (Ok(proxy), Ok(server)) => Listeners { proxy, server },
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("yurt hub: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        let (shutdown, _signals) = match crate::net::shutdown::on_signals() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("yurt hub: cannot install signal handlers: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        match run(listeners, cfg, shutdown).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("yurt hub: {e}");
+                EXIT_USAGE
+            }
+        }
+    })
 }

@@ -1,0 +1,309 @@
+//! The proxy path: classify a request, pick a healthy upstream, forward it unchanged (but for
+//! hop-by-hop headers and the hub's identity), and stream the answer back.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+use super::body::{ProxyBody, Return};
+use super::metrics::{Metrics, ReqLabels};
+use super::upgrade;
+use super::upstream::{Ident, Pool, Upstream};
+use crate::k8s::request_info::{self, RequestInfo};
+use crate::k8s::status::{self, Reason};
+use crate::net::http::{full, Body, ConnInfo};
+
+/// The proxy's shared state.
+pub struct Proxy {
+    pub pool: Arc<Pool>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+impl Proxy {
+    /// Handles one client request end to end.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        _conn: ConnInfo,
+    ) -> Response<Body> {
+        let _in_flight = self.metrics.in_flight();
+        let ua = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let component = self.metrics.component_label(&request_info::component(ua));
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let info = match request_info::parse(req.method().as_str(), path) {
+            Ok(info) => info,
+            Err(e) => {
+                let labels = ReqLabels {
+                    component,
+                    verb: "invalid",
+                    resource: String::new(),
+                    subresource: String::new(),
+                };
+                let code = e.http_status();
+                let reason = if code == 405 {
+                    Reason::MethodNotAllowed
+                } else {
+                    Reason::BadRequest
+                };
+                self.metrics.request(&labels, code);
+                return status_response(code, reason, &e.to_string());
+            }
+        };
+        let labels = labels_for(&info, component);
+        let resp = self.forward(req, &labels).await;
+        self.metrics.request(&labels, resp.status().as_u16());
+        resp
+    }
+
+    async fn forward(&self, mut req: Request<Incoming>, labels: &ReqLabels) -> Response<Body> {
+        let Some(mut up) = self.pool.pick(None) else {
+            return self.no_upstream();
+        };
+        let ident = if req.headers().contains_key(header::AUTHORIZATION) {
+            Ident::Anonymous
+        } else {
+            Ident::Hub
+        };
+        let client_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        let (parts, body) = req.into_parts();
+        let retriable =
+            matches!(parts.method, Method::GET | Method::HEAD) && client_upgrade.is_none();
+        let mut body = Some(body.map_err(|e| e.into()).boxed_unsync());
+        loop {
+            let out = self.upstream_request(&parts, &up, ident, body.take());
+            let start = Instant::now();
+            match self.pool.send(&up, ident, out).await {
+                Ok((resp, sender)) => {
+                    self.metrics.upstream_latency(labels.verb, start.elapsed());
+                    let ret = Return {
+                        pool: self.pool.clone(),
+                        upstream: up,
+                        ident,
+                        sender,
+                    };
+                    return self.respond(resp, ret, client_upgrade, labels);
+                }
+                Err(e) => {
+                    log::warn!(
+                        "{} {}: upstream {}: {e}",
+                        parts.method,
+                        parts.uri,
+                        up.addr.url
+                    );
+                    self.metrics.upstream_error(&up.addr.url, e.reason());
+                    self.pool.mark_failed(&up, &e.to_string());
+                    // A request without a body can go to another server; others must not be replayed.
+                    match self.pool.pick(Some(&up)).filter(|_| retriable) {
+                        Some(next) => up = next,
+                        None => {
+                            let msg = format!(
+                                "the hub could not reach the apiserver {}: {e}",
+                                up.addr.url
+                            );
+                            return status_response(503, Reason::ServiceUnavailable, &msg);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The upstream request: same method, path, query and end-to-end headers; Host and identity set.
+    fn upstream_request(
+        &self,
+        parts: &http::request::Parts,
+        up: &Upstream,
+        ident: Ident,
+        body: Option<Body>,
+    ) -> Request<Body> {
+        let mut b = Request::builder().method(parts.method.clone()).uri(
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/"),
+        );
+        let headers = b.headers_mut().expect("a fresh builder has headers");
+        copy_end_to_end(&parts.headers, headers, is_upgrade(&parts.headers));
+        if let Ok(host) = HeaderValue::from_str(&up.addr.authority()) {
+            headers.insert(header::HOST, host);
+        }
+        if ident == Ident::Hub {
+            if let Some(bearer) = self.pool.bearer() {
+                headers.insert(header::AUTHORIZATION, bearer.clone());
+            }
+        }
+        b.body(body.unwrap_or_else(crate::net::http::empty))
+            .expect("parts of a valid request make a valid request")
+    }
+
+    fn respond(
+        &self,
+        mut resp: Response<Incoming>,
+        ret: Return,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        labels: &ReqLabels,
+    ) -> Response<Body> {
+        let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+        let mut out = Response::builder()
+            .status(resp.status())
+            .version(http::Version::HTTP_11);
+        let headers = out.headers_mut().expect("a fresh builder has headers");
+        copy_end_to_end(resp.headers(), headers, switching);
+        if switching {
+            if let Some(client) = client_upgrade {
+                let upstream = hyper::upgrade::on(&mut resp);
+                let metrics = self.metrics.clone();
+                let labels = labels.clone();
+                smol::spawn(async move {
+                    let _keep = ret;
+                    match upgrade::splice(client, upstream).await {
+                        Ok((up_bytes, down_bytes)) => {
+                            metrics.traffic(&labels, down_bytes, up_bytes)
+                        }
+                        Err(e) => log::debug!("upgraded stream ended: {e}"),
+                    }
+                })
+                .detach();
+            }
+            return out.body(crate::net::http::empty()).expect("valid response");
+        }
+        let body = ProxyBody::new(resp.into_body(), ret, self.metrics.clone(), labels.clone());
+        out.body(body.boxed_unsync()).expect("valid response")
+    }
+
+    fn no_upstream(&self) -> Response<Body> {
+        let states: Vec<String> = self.pool.servers().iter().map(|s| s.describe()).collect();
+        let msg = format!(
+            "no healthy apiserver to forward to and nothing cached yet: {}",
+            states.join("; ")
+        );
+        status_response(503, Reason::ServiceUnavailable, &msg)
+    }
+}
+
+fn labels_for(info: &RequestInfo, component: String) -> ReqLabels {
+    ReqLabels {
+        component,
+        verb: info.verb_str(),
+        resource: if info.is_resource {
+            info.resource.clone()
+        } else {
+            "non-resource".into()
+        },
+        subresource: info.subresource.clone(),
+    }
+}
+
+/// Whether the request or response asks to switch protocols.
+fn is_upgrade(h: &HeaderMap) -> bool {
+    h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+        })
+}
+
+/// Copies headers but hop-by-hop ones (and those named in Connection); keeps Connection/Upgrade
+/// when the exchange upgrades.
+fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap, upgrade: bool) {
+    let named: Vec<HeaderName> = from
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| !(upgrade && n == header::UPGRADE))
+        .collect();
+    for (name, value) in from {
+        let hop = HOP_BY_HOP.contains(&name.as_str())
+            || named.contains(name)
+            || (name == header::UPGRADE && !upgrade);
+        if !hop || (upgrade && name == header::CONNECTION) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+    if upgrade {
+        to.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    }
+}
+
+/// A Kubernetes Status answer.
+pub fn status_response(code: u16, reason: Reason, message: &str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(status::failure(code, reason, message)))
+        .expect("valid status response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_stay_behind() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Trace"),
+        );
+        h.insert("x-trace", HeaderValue::from_static("1"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        let mut out = HeaderMap::new();
+        copy_end_to_end(&h, &mut out, false);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out.contains_key(header::ACCEPT));
+
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+        h.insert(
+            "x-stream-protocol-version",
+            HeaderValue::from_static("v4.channel.k8s.io"),
+        );
+        assert!(is_upgrade(&h));
+        let mut out = HeaderMap::new();
+        copy_end_to_end(&h, &mut out, true);
+        assert_eq!(
+            out.get(header::UPGRADE).map(|v| v.as_bytes()),
+            Some(&b"SPDY/3.1"[..])
+        );
+        assert_eq!(
+            out.get(header::CONNECTION).map(|v| v.as_bytes()),
+            Some(&b"Upgrade"[..])
+        );
+        assert!(out.contains_key("x-stream-protocol-version"));
+    }
+}

@@ -1,0 +1,358 @@
+//! Test kit for the hub: a controllable TLS upstream, an in-process hub, and a raw HTTP/1.1 client.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use yurt::hub::config::{Heartbeat, HubConfig, LbMode, ServerAddr};
+use yurt::hub::kubeconfig::{Credential, Kubeconfig};
+use yurt::net::http::{full, Body, ConnInfo};
+use yurt::net::shutdown::{self, Trigger};
+use yurt::testpki::TestPki;
+
+/// Shared PKI per test binary.
+pub fn pki() -> Arc<TestPki> {
+    static PKI: std::sync::OnceLock<Arc<TestPki>> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| Arc::new(TestPki::generate(&[]).expect("pki")))
+        .clone()
+}
+
+/// What the echo upstream saw.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub client_cert: bool,
+    pub body_len: usize,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A TLS upstream that echoes requests as JSON (`/echo…`), streams on demand (`/stream`),
+/// answers `/readyz`, and can be stopped and restarted on the same port.
+pub struct EchoUpstream {
+    pub addr: SocketAddr,
+    pub name: &'static str,
+    trigger: Option<Trigger>,
+    /// Chunks to send on `/stream`; the test pushes, the handler forwards.
+    pub stream_tx: smol::channel::Sender<Bytes>,
+    stream_rx: smol::channel::Receiver<Bytes>,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl EchoUpstream {
+    pub fn start(name: &'static str) -> EchoUpstream {
+        let (stream_tx, stream_rx) = smol::channel::unbounded();
+        let mut up = EchoUpstream {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            name,
+            trigger: None,
+            stream_tx,
+            stream_rx,
+            seen: Default::default(),
+        };
+        up.restart();
+        up
+    }
+
+    /// Stops serving: the port closes and open connections are dropped.
+    pub fn kill(&mut self) {
+        if let Some(t) = self.trigger.take() {
+            t.fire();
+        }
+        // Wait until the port is really closed.
+        for _ in 0..100 {
+            if TcpStream::connect(self.addr).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("upstream did not stop");
+    }
+
+    /// (Re)starts on the same port (a fresh port the first time).
+    pub fn restart(&mut self) {
+        let listener =
+            smol::block_on(smol::net::TcpListener::bind(self.addr)).expect("bind upstream");
+        self.addr = listener.local_addr().expect("addr");
+        let (trigger, shutdown) = shutdown::channel();
+        self.trigger = Some(trigger);
+        let rx = self.stream_rx.clone();
+        let seen = self.seen.clone();
+        let name = self.name;
+        smol::spawn(yurt::net::http::serve(
+            listener,
+            Some(pki().server_config()),
+            shutdown,
+            Duration::ZERO,
+            move |req, conn| handle(req, conn, rx.clone(), seen.clone(), name),
+        ))
+        .detach();
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+}
+
+impl Drop for EchoUpstream {
+    fn drop(&mut self) {
+        if let Some(t) = self.trigger.take() {
+            t.fire();
+        }
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    conn: ConnInfo,
+    rx: smol::channel::Receiver<Bytes>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    name: &'static str,
+) -> Response<Body> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let method = req.method().to_string();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if req.uri().path() == "/readyz" {
+        return Response::new(full("ok"));
+    }
+    if req.uri().path() == "/stream" {
+        let body = http_body_util::StreamBody::new(smol::stream::unfold(rx, |rx| async move {
+            let chunk = rx.recv().await.ok()?;
+            Some((
+                Ok::<_, yurt::net::http::BoxError>(hyper::body::Frame::data(chunk)),
+                rx,
+            ))
+        }));
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(body.boxed_unsync())
+            .expect("resp");
+    }
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let s = Seen {
+        method,
+        path,
+        headers,
+        client_cert: conn.client_cert,
+        body_len: body.len(),
+    };
+    seen.lock().expect("lock").push(s.clone());
+    Response::builder()
+        .header("content-type", "application/json")
+        .header("x-upstream", name)
+        .body(full(serde_json::to_vec(&s).expect("json")))
+        .expect("resp")
+}
+
+/// An in-process hub.
+pub struct HubUnderTest {
+    pub proxy: SocketAddr,
+    pub server: SocketAddr,
+    trigger: Option<Trigger>,
+    done: Option<smol::Task<()>>,
+}
+
+/// A hub configuration for `servers` with the given credential and a 1 s heartbeat.
+pub fn hub_config(servers: &[&EchoUpstream], credential: Credential, lb: LbMode) -> HubConfig {
+    HubConfig {
+        servers: servers
+            .iter()
+            .map(|u| ServerAddr {
+                url: u.url(),
+                host: "127.0.0.1".into(),
+                port: u.addr.port(),
+            })
+            .collect(),
+        node_name: "edge-node-1".into(),
+        kubeconfig: Kubeconfig {
+            server: servers[0].url(),
+            ca_pem: pki().ca_pem.clone().into_bytes(),
+            credential,
+        },
+        cache_dir: PathBuf::from("/nonexistent"),
+        proxy_addr: "127.0.0.1:0".parse().expect("addr"),
+        server_addr: "127.0.0.1:0".parse().expect("addr"),
+        lb_mode: lb,
+        heartbeat: Heartbeat {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            failed_retry: 1,
+            healthy_threshold: 2,
+        },
+        shutdown_grace: Duration::from_secs(1),
+    }
+}
+
+/// The hub's own client certificate credential.
+pub fn node_cert() -> Credential {
+    let pair = pki().node_client("edge-node-1").expect("client cert");
+    Credential::ClientCert {
+        cert_pem: pair.cert.into_bytes(),
+        key_pem: pair.key.into_bytes(),
+    }
+}
+
+impl HubUnderTest {
+    pub fn start(cfg: HubConfig) -> HubUnderTest {
+        let (proxy, server) = smol::block_on(async {
+            (
+                smol::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind"),
+                smol::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind"),
+            )
+        });
+        let (pa, sa) = (
+            proxy.local_addr().expect("addr"),
+            server.local_addr().expect("addr"),
+        );
+        let (trigger, shutdown) = shutdown::channel();
+        let done = smol::spawn(async move {
+            yurt::hub::run(yurt::hub::Listeners { proxy, server }, cfg, shutdown)
+                .await
+                .expect("hub runs");
+        });
+        HubUnderTest {
+            proxy: pa,
+            server: sa,
+            trigger: Some(trigger),
+            done: Some(done),
+        }
+    }
+
+    /// Fires shutdown and waits for the hub to stop.
+    pub fn stop(&mut self) {
+        if let Some(t) = self.trigger.take() {
+            t.fire();
+        }
+        if let Some(d) = self.done.take() {
+            smol::block_on(d);
+        }
+    }
+
+    pub fn metrics(&self) -> String {
+        let r = request(
+            self.server,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        String::from_utf8_lossy(&r.body).into_owned()
+    }
+}
+
+impl Drop for HubUnderTest {
+    fn drop(&mut self) {
+        if let Some(t) = self.trigger.take() {
+            t.fire();
+        }
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// Sends raw bytes, reads to EOF (or 10 s), parses one response (de-chunking).
+pub fn request(addr: SocketAddr, raw: impl AsRef<[u8]>) -> RawResponse {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(raw.as_ref()).expect("write");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    parse_response(&buf)
+        .unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&buf)))
+}
+
+/// Parses a whole response held in `buf`.
+pub fn parse_response(buf: &[u8]) -> Option<RawResponse> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &buf[end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    Some(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Removes chunked framing (tolerates a truncated tail).
+pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if size == 0 || b.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[(eol + 4 + size).min(b.len())..];
+    }
+    out
+}
