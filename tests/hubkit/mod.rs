@@ -144,6 +144,10 @@ async fn handle(
     if req.uri().path() == "/readyz" {
         return Response::new(full("ok"));
     }
+    if req.uri().path() == "/slow" {
+        smol::Timer::after(Duration::from_millis(700)).await;
+        return Response::new(full("slow answer"));
+    }
     if req.uri().path() == "/stream" {
         let body = http_body_util::StreamBody::new(smol::stream::unfold(rx, |rx| async move {
             let chunk = rx.recv().await.ok()?;
@@ -184,6 +188,71 @@ pub struct HubUnderTest {
     pub server: SocketAddr,
     trigger: Option<Trigger>,
     done: Option<smol::Task<()>>,
+}
+
+/// A child process killed when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `yurt <args>` and waits for a stderr line containing `ready_marker`; returns the child and
+/// the stderr lines read so far. The rest of stderr is drained in the background.
+pub fn spawn_yurt(args: &[&str], ready_marker: &str) -> (Child, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yurt"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn yurt");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) => {
+                let done = l.contains(ready_marker);
+                lines.push(l);
+                if done {
+                    std::thread::spawn(move || while rx.recv().is_ok() {});
+                    return (Child(child), lines);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("yurt {args:?} never logged {ready_marker:?}; stderr: {lines:#?}");
+}
+
+/// The address after `marker` in a log line, e.g. "proxy listening on http://" → 127.0.0.1:1234.
+pub fn addr_after(lines: &[String], marker: &str) -> SocketAddr {
+    lines
+        .iter()
+        .find_map(|l| {
+            l.split_once(marker).map(|(_, rest)| {
+                rest.split(|c: char| c == ';' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+        })
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no {marker:?} in {lines:#?}"))
 }
 
 /// A hub configuration for `servers` with the given credential and a 1 s heartbeat.
