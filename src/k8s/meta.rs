@@ -51,6 +51,15 @@ pub struct Meta {
 
 /// Metadata of one object. Protobuf input is either a whole `k8s\0` envelope (GET body, watch
 /// event object) or a bare message (List item); JSON input is one object.
+///
+/// ```
+/// use yurt::k8s::meta::{meta, rv_u64, Encoding};
+/// let pod = br#"{"kind":"Pod","metadata":{"name":"p","resourceVersion":"42","labels":{"app":"x"}}}"#;
+/// let m = meta(Encoding::Json, pod)?;
+/// assert_eq!((m.name.as_str(), rv_u64(&m.resource_version)), ("p", Some(42)));
+/// assert_eq!(m.labels, [("app".to_owned(), "x".to_owned())]);
+/// # Ok::<(), yurt::k8s::decode_error::DecodeError>(())
+/// ```
 pub fn meta(encoding: Encoding, bytes: &[u8]) -> Result<Meta, DecodeError> {
     match encoding {
         Encoding::Json => {

@@ -30,6 +30,16 @@ struct RawEvent<'a> {
 ///
 /// `Ok(None)`: no newline yet. `Ok(Some((event, n)))`: drop `n` bytes (newline included) and
 /// call again. A complete line that is not a WatchEvent is an error.
+///
+/// ```
+/// use yurt::k8s::json::decode_watch_line;
+/// use yurt::k8s::watch::EventType;
+/// let stream = b"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410}}\n{\"type\"";
+/// let (event, used) = decode_watch_line(stream)?.expect("first line is complete");
+/// assert_eq!((event.event_type, event.error.map(|s| s.code)), (EventType::Error, Some(410)));
+/// assert!(decode_watch_line(&stream[used..])?.is_none()); // second line not finished
+/// # Ok::<(), yurt::k8s::decode_error::DecodeError>(())
+/// ```
 pub fn decode_watch_line(buf: &[u8]) -> Result<Option<(JsonWatchEvent<'_>, usize)>, DecodeError> {
     decode_watch_line_limited(buf, MAX_FRAME_LEN)
 }

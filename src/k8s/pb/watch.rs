@@ -23,6 +23,16 @@ pub struct WatchEvent<'a> {
 /// Decodes the first frame of `buf` with the default [`MAX_FRAME_LEN`].
 ///
 /// `Ok(None)`: the frame is not complete yet. `Ok(Some((event, n)))`: drop `n` bytes and call again.
+///
+/// ```
+/// use yurt::k8s::pb::{bookmark_pb, decode_watch_frame, encode_watch_frame};
+/// use yurt::k8s::watch::EventType;
+/// let frame = encode_watch_frame(EventType::Bookmark, &bookmark_pb("v1", "Pod", "72", true));
+/// assert!(decode_watch_frame(&frame[..10])?.is_none()); // need more bytes
+/// let (event, used) = decode_watch_frame(&frame)?.expect("complete");
+/// assert_eq!((event.event_type, event.envelope.kind, used), (EventType::Bookmark, "Pod", frame.len()));
+/// # Ok::<(), yurt::k8s::decode_error::DecodeError>(())
+/// ```
 pub fn decode_watch_frame(buf: &[u8]) -> Result<Option<(WatchEvent<'_>, usize)>, DecodeError> {
     decode_watch_frame_limited(buf, MAX_FRAME_LEN)
 }
