@@ -1,0 +1,212 @@
+//! JSON bodies the hub writes itself when offline: Lists, watch lines, bookmarks.
+
+use serde::Deserialize;
+
+use super::meta::Str;
+use crate::k8s::decode_error::DecodeError;
+use crate::k8s::watch::{EventType, INITIAL_EVENTS_END};
+
+/// Appends `s` as a JSON string literal.
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
+            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends `"kind":K,"apiVersion":V` (no braces).
+fn put_type_meta(out: &mut Vec<u8>, api_version: &str, kind: &str) {
+    out.extend_from_slice(b"\"kind\":");
+    put_str(out, kind);
+    out.extend_from_slice(b",\"apiVersion\":");
+    put_str(out, api_version);
+}
+
+/// A List body in kube-apiserver's compact shape, newline-terminated as its encoder writes it:
+/// `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"72"},"items":[…]}`.
+///
+/// `items` are JSON objects inserted verbatim (e.g. [`super::JsonList::items`] `.get()` bytes).
+pub fn encode_list_json(
+    api_version: &str,
+    kind: &str,
+    resource_version: &str,
+    items: &[&[u8]],
+) -> Vec<u8> {
+    let items_len: usize = items.iter().map(|i| i.len() + 1).sum();
+    let mut out = Vec::with_capacity(96 + items_len);
+    out.push(b'{');
+    put_type_meta(&mut out, api_version, kind);
+    out.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    put_str(&mut out, resource_version);
+    out.extend_from_slice(b"},\"items\":[");
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(b"]}\n");
+    out
+}
+
+/// One watch line `{"type":T,"object":O}\n`. Line breaks in `object` (a pretty-printed List
+/// item, as kube-apiserver sends to curl) are removed first so the line framing holds.
+pub fn encode_watch_line(event_type: EventType, object: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(object.len() + 32);
+    out.extend_from_slice(b"{\"type\":");
+    put_str(&mut out, event_type.as_str());
+    out.extend_from_slice(b",\"object\":");
+    if object.iter().any(|&b| b == b'\n' || b == b'\r') {
+        out.extend_from_slice(&compact(object));
+    } else {
+        out.extend_from_slice(object);
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// A whole BOOKMARK watch line, as in watchlist captures:
+/// `{"type":"BOOKMARK","object":{"kind":K,"apiVersion":V,"metadata":{"resourceVersion":RV,
+/// "annotations":{"k8s.io/initial-events-end":"true"}}}}` + newline. kube-apiserver also writes
+/// the kind's empty `spec`/`status` (e.g. `"spec":{"containers":null}` for Pods); they carry
+/// nothing and need a schema, so they are left out.
+pub fn bookmark_json(api_version: &str, kind: &str, rv: &str, initial_events_end: bool) -> Vec<u8> {
+    let mut object = Vec::with_capacity(128);
+    object.push(b'{');
+    put_type_meta(&mut object, api_version, kind);
+    object.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    put_str(&mut object, rv);
+    if initial_events_end {
+        object.extend_from_slice(b",\"annotations\":{");
+        put_str(&mut object, INITIAL_EVENTS_END);
+        object.extend_from_slice(b":\"true\"}");
+    }
+    object.extend_from_slice(b"}}");
+    encode_watch_line(EventType::Bookmark, &object)
+}
+
+/// Removes whitespace outside strings. Valid JSON in, the same JSON without line breaks out;
+/// other input gives unspecified bytes, never a panic.
+pub fn compact(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            in_string = escaped || b != b'"';
+            escaped = !escaped && b == b'\\';
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            continue;
+        }
+        out.push(b);
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct TypeMeta<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow, default, rename = "apiVersion")]
+    api_version: Option<Str<'a>>,
+}
+
+/// `object` with `"kind"` and `"apiVersion"` put first when it lacks them, as a watch event
+/// needs (kube-apiserver leaves them out of List items; client-go rejects an event object
+/// without them). Fields already present are kept as they are.
+pub fn with_type_meta(
+    api_version: &str,
+    kind: &str,
+    object: &[u8],
+) -> Result<Vec<u8>, DecodeError> {
+    let seen: TypeMeta<'_> = serde_json::from_slice(object).map_err(|e| DecodeError::json(&e))?;
+    let has_kind = seen.kind.is_some_and(|k| !k.0.is_empty());
+    let has_version = seen.api_version.is_some_and(|v| !v.0.is_empty());
+    let open = object
+        .iter()
+        .position(|&b| b == b'{')
+        .ok_or(DecodeError::invalid("not a JSON object"))?;
+    let rest = &object[open + 1..];
+    let mut head = Vec::with_capacity(64);
+    if !has_kind {
+        head.extend_from_slice(b"\"kind\":");
+        put_str(&mut head, kind);
+    }
+    if !has_version {
+        if !head.is_empty() {
+            head.push(b',');
+        }
+        head.extend_from_slice(b"\"apiVersion\":");
+        put_str(&mut head, api_version);
+    }
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    if !head.is_empty() && !empty {
+        head.push(b',');
+    }
+    let mut out = Vec::with_capacity(object.len() + head.len());
+    out.extend_from_slice(&object[..=open]);
+    out.extend_from_slice(&head);
+    out.extend_from_slice(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::json::{decode_watch_line, object_meta_json};
+
+    #[test]
+    fn bookmark_matches_the_real_line_apart_from_spec_and_status() {
+        let real = br#"{"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"72","annotations":{"k8s.io/initial-events-end":"true"}},"spec":{"containers":null},"status":{}}}"#;
+        let ours = bookmark_json("v1", "Pod", "72", true);
+        let cut = real.len() - br#","spec":{"containers":null},"status":{}}}"#.len();
+        assert_eq!(&ours[..cut], &real[..cut]);
+        let (event, _) = decode_watch_line(&ours).expect("valid").expect("line");
+        let meta = object_meta_json(event.object.get().as_bytes()).expect("meta");
+        assert_eq!(meta.annotation(INITIAL_EVENTS_END), Some("true"));
+    }
+
+    #[test]
+    fn compact_keeps_strings_and_escapes() {
+        let pretty = b"{\n  \"a\\\" b\": [ 1, \"x \\\\\" ],\n  \"c\" : {}\n}";
+        assert_eq!(compact(pretty), br#"{"a\" b":[1,"x \\"],"c":{}}"#.to_vec());
+    }
+
+    #[test]
+    fn type_meta_is_added_only_when_missing() {
+        let added = with_type_meta("v1", "Pod", br#"{"metadata":{}}"#).expect("object");
+        assert_eq!(
+            added,
+            br#"{"kind":"Pod","apiVersion":"v1","metadata":{}}"#.to_vec()
+        );
+        assert_eq!(
+            with_type_meta("v1", "Pod", b" { } ").expect("empty"),
+            br#" {"kind":"Pod","apiVersion":"v1" } "#.to_vec()
+        );
+        let full = br#"{"kind":"Pod","apiVersion":"v1"}"#;
+        assert_eq!(
+            with_type_meta("v1", "Pod", full).expect("full"),
+            full.to_vec()
+        );
+        assert!(with_type_meta("v1", "Pod", b"[]").is_err());
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let list = encode_list_json("v1", "a\"b\n\u{1}", "1", &[]);
+        let v: serde_json::Value = serde_json::from_slice(&list).expect("valid JSON");
+        assert_eq!(v["kind"], "a\"b\n\u{1}");
+    }
+}
