@@ -157,6 +157,38 @@ fn check_ok(method: &str, target: &str, info: &RequestInfo, tally: &mut Tally) {
         tally.non_resource += 1;
     }
     tally.watch += usize::from(info.watch);
+    let encoded = encode_path_letters(target);
+    assert_eq!(
+        Ok(info),
+        parse(method, &encoded).as_ref(),
+        "{target:?} vs {encoded:?}"
+    );
+}
+
+/// The same target with every letter and digit of its path (outside `%XX` escapes) written as
+/// `%XX`: it must parse to the same RequestInfo, since paths are compared decoded.
+fn encode_path_letters(target: &str) -> String {
+    let (path, query) = target
+        .split_once('?')
+        .map_or((target, None), |(p, q)| (p, Some(q)));
+    let mut out = String::new();
+    let mut escape_left = 0u8;
+    for c in path.chars() {
+        if c == '%' {
+            escape_left = 2;
+            out.push(c);
+        } else if escape_left > 0 || !c.is_ascii_alphanumeric() {
+            escape_left = escape_left.saturating_sub(1);
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{:02X}", u32::from(c)));
+        }
+    }
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
 }
 
 #[test]
