@@ -1,152 +1,115 @@
 //! RequestInfo: what a Kubernetes API request asks for, parsed from its method and URL.
-//! (Interim minimal version; the full parser replaces it.)
+//!
+//! [`parse`] follows kube-apiserver's `RequestInfoFactory` (k8s.io/apiserver
+//! `pkg/endpoints/request/requestinfo.go`): `/api/<version>/...` and
+//! `/apis/<group>/<version>/...`, `namespaces/<ns>/<resource>[/<name>[/<subresource>...]]`,
+//! the deprecated `/watch/` and `/proxy/` path prefixes, and GET/DELETE without a name meaning
+//! list (or watch) and deletecollection. It is pure: no I/O, and no panic on any input.
+//!
+//! Where Yurt decides differently, on purpose:
+//! - Methods: GET, HEAD (as GET), POST, PUT, PATCH, DELETE. Anything else, including `OPTIONS`
+//!   (CORS preflight, which no node client sends and the hub does not serve) and `CONNECT` (the
+//!   tunnel's front end, not an API request), is [`RequestError::UnknownMethod`] (405).
+//! - No `connect` verb: exec/attach/portforward are create (POST) or get (GET) on a subresource.
+//! - Non-resource verbs are the method's verb (`create` for POST), not the lower-case method.
+//! - The `namespaces` resource has an empty namespace (see `resource::classify`).
+//! - Malformed URLs are errors instead of best guesses: empty, `.` and `..` segments, bad
+//!   percent-encoding, control and raw non-ASCII characters, `;` in the query, non-numeric
+//!   `limit`/`timeoutSeconds` (see [`RequestError`]).
+//! - Segments are decoded one at a time, and an encoded `/` in a part that names something
+//!   (group, version, namespace, resource, name, subresource) is refused.
+//! - A `metadata.name` field selector does not fill [`RequestInfo::name`].
+//!
+//! ```
+//! use yurt::k8s::request_info::{parse, Verb};
+//! let info = parse("GET", "/api/v1/nodes?fieldSelector=metadata.name%3Dedge-1&watch=true").unwrap();
+//! assert_eq!(info.verb, Verb::Watch);
+//! assert_eq!(info.resource, "nodes");
+//! assert_eq!(info.field_selector.as_deref(), Some("metadata.name=edge-1"));
+//! ```
 
-/// Kubernetes verbs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Get,
-    List,
-    Watch,
-    Create,
-    Update,
-    Patch,
-    Delete,
-    DeleteCollection,
-}
+mod decode;
+mod error;
+mod info;
+mod invariants;
+mod path;
+mod query;
+mod resource;
+mod verb;
 
-/// A parsed request.
-#[derive(Debug, Clone, Default)]
-pub struct RequestInfo {
-    pub is_resource: bool,
-    pub verb: Option<Verb>,
-    pub resource: String,
-    pub subresource: String,
-}
+#[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
+mod tests_fuzz_smoke;
+#[cfg(test)]
+mod tests_query;
+#[cfg(test)]
+mod tests_resource;
 
-/// Why a request cannot be understood.
-#[derive(Debug)]
-pub enum RequestError {
-    UnknownMethod(String),
-    BadPath(String),
-    BadQuery(String),
-}
+pub use error::RequestError;
+pub use info::RequestInfo;
+pub use verb::Verb;
 
-impl RequestError {
-    /// The HTTP status for this error.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            RequestError::UnknownMethod(_) => 405,
-            _ => 400,
-        }
-    }
-}
-
-impl std::fmt::Display for RequestError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RequestError::UnknownMethod(m) => write!(f, "method {m:?} is not supported"),
-            RequestError::BadPath(p) => write!(f, "invalid path: {p}"),
-            RequestError::BadQuery(q) => write!(f, "invalid query: {q}"),
-        }
-    }
-}
-
-impl RequestInfo {
-    /// Lower-case verb as Kubernetes names it.
-    pub fn verb_str(&self) -> &'static str {
-        match self.verb {
-            Some(Verb::Get) | None => "get",
-            Some(Verb::List) => "list",
-            Some(Verb::Watch) => "watch",
-            Some(Verb::Create) => "create",
-            Some(Verb::Update) => "update",
-            Some(Verb::Patch) => "patch",
-            Some(Verb::Delete) => "delete",
-            Some(Verb::DeleteCollection) => "deletecollection",
-        }
-    }
-}
-
-/// Parses `method` and `path_and_query`.
+/// Parses a request from its HTTP method and request target in origin form (`/path?query`).
+///
+/// Errors: [`RequestError::UnknownMethod`] for a method other than GET, HEAD, POST, PUT, PATCH,
+/// DELETE; [`RequestError::BadPath`] / [`RequestError::BadQuery`] for a malformed URL. Checks run
+/// in that order. List options are read only for resource requests.
 pub fn parse(method: &str, path_and_query: &str) -> Result<RequestInfo, RequestError> {
-    let verb = match method {
-        "GET" | "HEAD" => Verb::Get,
-        "POST" => Verb::Create,
-        "PUT" => Verb::Update,
-        "PATCH" => Verb::Patch,
-        "DELETE" => Verb::Delete,
-        m => return Err(RequestError::UnknownMethod(m.to_string())),
-    };
-    let (path, query) = path_and_query
+    let base = verb::for_method(method)
+        .ok_or_else(|| RequestError::UnknownMethod(error::quote(method)))?;
+    let (raw_path, raw_query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    if path.split('/').any(|s| s == ".." || s == ".") || path.contains('\0') {
-        return Err(RequestError::BadPath(path.to_string()));
+    let segments = path::split(raw_path)?;
+    let query = query::Query::parse(raw_query)?;
+    match resource::classify(&segments.parts)? {
+        None => Ok(RequestInfo::non_resource(base, segments.path)),
+        Some(target) => resource_request(base, target, segments.path, &query),
     }
-    if bad_percent(path) {
-        return Err(RequestError::BadPath(path.to_string()));
-    }
-    if bad_percent(query) {
-        return Err(RequestError::BadQuery(query.to_string()));
-    }
-    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let rest = match parts.first() {
-        Some(&"api") if parts.len() > 2 => &parts[2..],
-        Some(&"apis") if parts.len() > 3 => &parts[3..],
-        _ => {
-            return Ok(RequestInfo {
-                is_resource: false,
-                verb: Some(verb),
-                ..Default::default()
-            })
-        }
-    };
-    let rest = if rest.first() == Some(&"namespaces") && rest.len() > 2 {
-        &rest[2..]
-    } else {
-        rest
-    };
-    let watch = query
-        .split('&')
-        .any(|kv| kv == "watch=true" || kv == "watch=1");
-    let verb = match (verb, rest.len()) {
-        (Verb::Get, 1) if watch => Verb::Watch,
-        (Verb::Get, 1) => Verb::List,
-        (Verb::Delete, 1) => Verb::DeleteCollection,
-        (v, _) => v,
-    };
+}
+
+fn resource_request(
+    base: Verb,
+    target: resource::Target,
+    path: String,
+    query: &query::Query,
+) -> Result<RequestInfo, RequestError> {
+    let opts = query::list_options(query)?;
+    let verb = target
+        .path_verb
+        .unwrap_or_else(|| verb::refine(base, !target.name.is_empty(), opts.watch));
     Ok(RequestInfo {
         is_resource: true,
-        verb: Some(verb),
-        resource: rest.first().map(|s| s.to_string()).unwrap_or_default(),
-        subresource: rest.get(2).map(|s| s.to_string()).unwrap_or_default(),
+        verb,
+        path,
+        api_prefix: target.api_prefix,
+        group: target.group,
+        version: target.version,
+        namespace: target.namespace,
+        resource: target.resource,
+        subresource: target.subresource,
+        name: target.name,
+        label_selector: opts.label_selector,
+        field_selector: opts.field_selector,
+        resource_version: opts.resource_version,
+        resource_version_match: opts.resource_version_match,
+        timeout_seconds: opts.timeout_seconds,
+        limit: opts.limit,
+        continue_token: opts.continue_token,
+        send_initial_events: opts.send_initial_events,
+        allow_watch_bookmarks: opts.allow_watch_bookmarks,
+        watch: verb == Verb::Watch,
     })
 }
 
-fn bad_percent(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-            if !ok {
-                return true;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    false
-}
-
-/// The client component: User-Agent lower-cased up to the first '/'.
+/// The component a request comes from: its User-Agent up to the first `/`, trimmed and
+/// lower-cased (`kubelet/v1.36.2 (linux/arm64) kubernetes/abcdef1` → `kubelet`,
+/// `CoreDNS/1.14.2 ...` → `coredns`); `""` when the header is absent or empty.
+///
+/// The result can hold any character but `/`: whoever builds keys from it must escape it.
 pub fn component(user_agent: Option<&str>) -> String {
     let ua = user_agent.unwrap_or("");
-    ua.split('/')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    let head = ua.split_once('/').map_or(ua, |(head, _)| head);
+    head.trim().to_lowercase()
 }

@@ -1,0 +1,72 @@
+//! Request paths: the raw path checked and split into percent-decoded segments.
+
+use super::decode::{first_forbidden_raw, percent_decode};
+use super::error::{quote, RequestError};
+
+/// A checked path: every segment decoded, none empty, `.` or `..`, none holding a control character.
+#[derive(Debug)]
+pub(super) struct Segments {
+    /// The decoded path: `/`, the segments joined by `/`, and the trailing `/` if the client sent one.
+    pub path: String,
+    /// The decoded segments, without the leading and trailing `/`.
+    pub parts: Vec<String>,
+}
+
+/// Splits and decodes the path part of a request target (everything before `?`).
+///
+/// Differs from Go's net/http + RequestInfo on purpose: segments are decoded one by one, so a
+/// `%2F` stays inside its segment (the caller decides whether that is allowed), and empty
+/// segments (`//`) are refused instead of silently shifting every later segment.
+pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
+    if raw.is_empty() {
+        return Err(bad("the path is empty".to_owned()));
+    }
+    let Some(body) = raw.strip_prefix('/') else {
+        return Err(bad(format!("{} does not start with '/'", quote(raw))));
+    };
+    if let Some(c) = first_forbidden_raw(raw) {
+        return Err(bad(format!(
+            "{} contains the raw character {c:?}",
+            quote(raw)
+        )));
+    }
+    let (body, trailing_slash) = match body.strip_suffix('/') {
+        Some(rest) => (rest, true),
+        None => (body, false),
+    };
+    let parts = decode_all(body)?;
+    let mut path = format!("/{}", parts.join("/"));
+    if trailing_slash && !parts.is_empty() {
+        path.push('/');
+    }
+    Ok(Segments { path, parts })
+}
+
+fn decode_all(body: &str) -> Result<Vec<String>, RequestError> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    body.split('/').map(decode_segment).collect()
+}
+
+fn decode_segment(raw: &str) -> Result<String, RequestError> {
+    if raw.is_empty() {
+        return Err(bad("the path has an empty segment (\"//\")".to_owned()));
+    }
+    let decoded = percent_decode(raw, false)
+        .map_err(|e| bad(format!("segment {}: {}", quote(raw), e.describe())))?;
+    if decoded == "." || decoded == ".." {
+        return Err(bad(format!("segment {} is a dot segment", quote(raw))));
+    }
+    if decoded.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "segment {} decodes to a control character",
+            quote(raw)
+        )));
+    }
+    Ok(decoded)
+}
+
+fn bad(why: String) -> RequestError {
+    RequestError::BadPath(why)
+}
