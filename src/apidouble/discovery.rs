@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::errors::DoubleError;
 use super::negotiate::{negotiate, Form};
 use super::path::Route;
-use super::render::{respond, to_json};
+use super::render::{body_json, respond};
 use super::resources::{self, Resource, Subresource, RESOURCES};
 use crate::net::http::Body;
 
@@ -201,7 +201,7 @@ pub fn answer(
         return Ok(respond(
             200,
             neg.content_type(),
-            to_json(&super::meta::Ordered(&doc), pretty),
+            body_json(&super::meta::Ordered(&doc), pretty),
         ));
     }
     let doc = match route {
@@ -227,7 +227,7 @@ pub fn answer(
     Ok(respond(
         200,
         "application/json",
-        to_json(&super::meta::Ordered(&doc), pretty),
+        body_json(&super::meta::Ordered(&doc), pretty),
     ))
 }
 

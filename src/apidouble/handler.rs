@@ -81,7 +81,7 @@ pub async fn handle(
         Route::Version => Ok(render::respond(
             200,
             "application/json",
-            render::to_json(&discovery::version(), pretty),
+            render::body_json(&discovery::version(), pretty),
         )),
         Route::Resource(p) => {
             rest(

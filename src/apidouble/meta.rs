@@ -129,6 +129,8 @@ pub fn new_uid() -> String {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ctx {
     Object,
+    /// An item of a list: like an object, without `kind`/`apiVersion` (lists omit them).
+    Item,
     Metadata,
     Other,
 }
@@ -158,6 +160,15 @@ pub struct Ordered<'a>(pub &'a Value);
 
 struct WithCtx<'a>(&'a Value, Ctx);
 
+/// Like [`Ordered`] for an item of a list, which kube-apiserver writes without `kind`/`apiVersion`.
+pub struct ListItem<'a>(pub &'a Value);
+
+impl Serialize for ListItem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WithCtx(self.0, Ctx::Item).serialize(s)
+    }
+}
+
 impl Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         WithCtx(self.0, Ctx::Object).serialize(s)
@@ -170,17 +181,18 @@ impl Serialize for WithCtx<'_> {
             return self.0.serialize(s);
         };
         let order: &[&str] = match self.1 {
-            Ctx::Object => OBJECT_KEYS,
+            Ctx::Object | Ctx::Item => OBJECT_KEYS,
             Ctx::Metadata => METADATA_KEYS,
             Ctx::Other => &[],
         };
         let rank = |k: &str| order.iter().position(|o| *o == k).unwrap_or(order.len());
-        let mut keys: Vec<&String> = map.keys().collect();
+        let skip = |k: &str| self.1 == Ctx::Item && (k == "kind" || k == "apiVersion");
+        let mut keys: Vec<&String> = map.keys().filter(|k| !skip(k)).collect();
         keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
         let mut m = s.serialize_map(Some(keys.len()))?;
         for k in keys {
             let ctx = match (self.1, k.as_str()) {
-                (Ctx::Object, "metadata") => Ctx::Metadata,
+                (Ctx::Object | Ctx::Item, "metadata") => Ctx::Metadata,
                 _ => Ctx::Other,
             };
             if let Some(v) = map.get(k) {
@@ -250,5 +262,7 @@ mod tests {
             s,
             r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"n","namespace":"d","uid":"u","labels":{}},"spec":{"a":2,"b":1},"status":{},"zzz":1}"#
         );
+        let item = serde_json::to_string(&ListItem(&v)).expect("serializes");
+        assert!(item.starts_with(r#"{"metadata":{"name":"n","#), "{item}");
     }
 }

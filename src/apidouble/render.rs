@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::encode_pb;
 use super::errors::DoubleError;
 use super::list::{ListMeta, Page};
-use super::meta::{new_uid, now_secs, Ordered};
+use super::meta::{new_uid, now_secs, ListItem, Ordered};
 use super::negotiate::{Encoding, Form, Negotiated};
 use super::resources::Resource;
 use super::table::{partial_metadata, table_json, IncludeObject};
@@ -43,12 +43,21 @@ pub fn to_json<T: Serialize>(v: &T, pretty: bool) -> Vec<u8> {
     out.unwrap_or_default()
 }
 
+/// A whole JSON body: compact ones end in a newline (Go's encoder), indented ones do not.
+pub fn body_json<T: Serialize>(v: &T, pretty: bool) -> Vec<u8> {
+    let mut out = to_json(v, pretty);
+    if !pretty {
+        out.push(b'\n');
+    }
+    out
+}
+
 fn encode<T: Serialize>(v: &T, enc: Encoding, pretty: bool) -> Vec<u8> {
     match enc {
         Encoding::Yaml => serde_yaml_ng::to_string(v)
             .map(String::into_bytes)
             .unwrap_or_default(),
-        _ => to_json(v, pretty),
+        _ => body_json(v, pretty),
     }
 }
 
@@ -66,7 +75,7 @@ pub fn error(e: &DoubleError, neg: Negotiated, pretty: bool) -> Response<Body> {
             "application/yaml",
             encode(&status, Encoding::Yaml, false),
         ),
-        Encoding::Json => respond(e.code(), "application/json", to_json(&status, pretty)),
+        Encoding::Json => respond(e.code(), "application/json", body_json(&status, pretty)),
     }
 }
 
@@ -95,12 +104,12 @@ pub fn object(
 }
 
 #[derive(Serialize)]
-struct ListOut<'a> {
+struct ListOut<'a, I: Serialize> {
     kind: String,
     #[serde(rename = "apiVersion")]
     api_version: String,
     metadata: &'a ListMeta,
-    items: Vec<Ordered<'a>>,
+    items: Vec<I>,
 }
 
 /// A list page, in the negotiated form.
@@ -139,7 +148,7 @@ pub fn list(
                 kind: format!("{}List", res.kind),
                 api_version: res.api_version(),
                 metadata: &page.meta,
-                items: items.iter().map(|o| Ordered(o)).collect(),
+                items: items.iter().map(|o| ListItem(o)).collect(),
             };
             encode(&out, e, pretty)
         }
