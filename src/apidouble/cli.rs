@@ -29,6 +29,9 @@ pub struct ApiDoubleArgs {
     /// serve plain HTTP instead of TLS
     #[argh(switch)]
     pub plain: bool,
+    /// never answer in protobuf (JSON for clients that accept it; fixture spec/status otherwise)
+    #[argh(switch)]
+    pub no_protobuf: bool,
 }
 
 const FILES: [&str; 5] = [
@@ -95,6 +98,7 @@ fn run(args: ApiDoubleArgs) -> Result<(), String> {
         "empty" => ApiDouble::new(),
         other => return Err(format!("--seed must be sandbox or empty, not {other:?}")),
     };
+    double.set_protobuf(!args.no_protobuf);
     let pki = match (&args.pki_dir, args.plain) {
         (Some(dir), _) => Some((dir.clone(), load_or_create(dir)?)),
         (None, false) => {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::errors::DoubleError;
 use super::list::{self, Query};
-use super::negotiate::{negotiate, Negotiated};
+use super::negotiate::{negotiate_with, Negotiated};
 use super::patch::PatchKind;
 use super::path::{parse_query, route, ResPath, Route};
 use super::render;
@@ -63,8 +63,12 @@ pub async fn handle(
         smol::Timer::after(settings.delay).await;
     }
     let query = parse_query(req.uri().query().unwrap_or(""));
-    let neg = negotiate(&accept, matches!(r, Route::ApiRoot | Route::ApisRoot))
-        .unwrap_or(Negotiated::JSON);
+    let neg = negotiate_with(
+        &accept,
+        matches!(r, Route::ApiRoot | Route::ApisRoot),
+        settings.protobuf,
+    )
+    .unwrap_or(Negotiated::JSON);
     let pretty = query
         .iter()
         .any(|(k, v)| k == "pretty" && v != "false" && v != "0")
@@ -164,7 +168,7 @@ async fn rest(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let neg = negotiate(&accept, false)?;
+    let neg = negotiate_with(&accept, false, d.settings().protobuf)?;
     let mut q = Query::parse(pairs)?;
     let pretty = pretty_for(ua, &q);
     let include = q.include();

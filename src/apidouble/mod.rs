@@ -69,6 +69,7 @@ struct Settings {
     bookmark_interval: Duration,
     require_auth: bool,
     delay: Duration,
+    protobuf: bool,
 }
 
 #[derive(Debug)]
@@ -112,6 +113,7 @@ impl ApiDouble {
                     bookmark_interval: Duration::from_secs(60),
                     require_auth: true,
                     delay: Duration::ZERO,
+                    protobuf: true,
                 }),
             }),
         }
@@ -201,6 +203,13 @@ impl ApiDouble {
     /// `/healthz`, `/readyz`, `/livez` and `/version` are always open).
     pub fn set_require_auth(&self, on: bool) {
         lock(&self.inner.settings).require_auth = on;
+    }
+
+    /// Whether answers may be protobuf (default true, as the apiserver). Off, clients that also
+    /// accept JSON get JSON: handy for humans with `kubectl describe`, since protobuf spec/status
+    /// come from fixtures.
+    pub fn set_protobuf(&self, on: bool) {
+        lock(&self.inner.settings).protobuf = on;
     }
 
     /// Delays every answer except health checks (default zero), to test timeouts.

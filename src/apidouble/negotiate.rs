@@ -63,6 +63,15 @@ impl Negotiated {
 /// Picks the first media range of `accept` the double can produce. `discovery` allows the
 /// aggregated discovery form. An empty header means JSON.
 pub fn negotiate(accept: &str, discovery: bool) -> Result<Negotiated, DoubleError> {
+    negotiate_with(accept, discovery, true)
+}
+
+/// Like [`negotiate`]; with `protobuf` false, protobuf ranges are skipped (JSON when also accepted).
+pub fn negotiate_with(
+    accept: &str,
+    discovery: bool,
+    protobuf: bool,
+) -> Result<Negotiated, DoubleError> {
     if accept.trim().is_empty() {
         return Ok(Negotiated::JSON);
     }
@@ -88,7 +97,7 @@ pub fn negotiate(accept: &str, discovery: bool) -> Result<Negotiated, DoubleErro
         let encoding = match media.as_str() {
             "application/json" | "*/*" | "application/*" => Encoding::Json,
             "application/yaml" => Encoding::Yaml,
-            "application/vnd.kubernetes.protobuf" => Encoding::Protobuf,
+            "application/vnd.kubernetes.protobuf" if protobuf => Encoding::Protobuf,
             _ => continue,
         };
         let form = match (as_.as_deref(), g.as_deref(), v.as_deref()) {
@@ -155,6 +164,21 @@ mod tests {
             n("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io, application/json")
                 .form,
             Form::Plain
+        );
+    }
+
+    #[test]
+    fn protobuf_can_be_turned_off() {
+        let kubelet = "application/vnd.kubernetes.protobuf,application/json";
+        assert_eq!(
+            negotiate_with(kubelet, false, false).expect("json"),
+            Negotiated::JSON
+        );
+        assert_eq!(
+            negotiate_with("application/vnd.kubernetes.protobuf", false, false)
+                .expect_err("406")
+                .code(),
+            406
         );
     }
 
