@@ -219,7 +219,7 @@ fn find_unescaped(s: &str, op: &str) -> Option<usize> {
             i += 2;
             continue;
         }
-        if s[i..].starts_with(op) {
+        if b[i..].starts_with(op.as_bytes()) {
             return Some(i);
         }
         i += 1;
@@ -363,6 +363,12 @@ mod tests {
         assert!(FieldSelector::parse("noop").is_err());
         assert!(FieldSelector::parse("=x").is_err());
         assert!(FieldSelector::parse("a=\\q").is_err());
+        // Multi-byte text and dangling escapes never panic.
+        for odd in ["é=ü", "\\é=x", "ü\\", "a=b\\", "\\"] {
+            let _ = FieldSelector::parse(odd);
+            let _ = LabelSelector::parse(odd);
+        }
+        assert_eq!(FieldSelector::parse("\\é=x").map(|f| f.0.len()).ok(), None);
     }
 
     #[test]

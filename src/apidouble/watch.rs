@@ -28,6 +28,8 @@ use crate::net::shutdown::Shutdown;
 
 /// How long a watch without `timeoutSeconds` stays open (kube-apiserver picks 30–60 min).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Longest watch (and bookmark interval) honoured; larger `timeoutSeconds` are cut to it.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What a watch request asked for.
 #[derive(Debug, Clone)]
@@ -276,7 +278,9 @@ pub fn serve(
     let timeout = plan
         .query
         .timeout_seconds
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
+        .min(MAX_TIMEOUT);
+    let bookmark_every = bookmark_every.min(MAX_TIMEOUT);
     let bookmarks = plan
         .query
         .allow_bookmarks

@@ -196,6 +196,11 @@ fn invalid_watch_options_are_refused() {
             "{q}"
         );
     }
+    let huge = plan("watch=1&timeoutSeconds=18446744073709551615&allowWatchBookmarks=1");
+    assert!(
+        serve(&st, huge, Duration::MAX, sd).is_ok(),
+        "huge durations are clamped, not a panic"
+    );
 }
 
 #[test]

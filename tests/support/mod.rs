@@ -61,8 +61,11 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
+/// Status, headers and the head's length.
+type Head = (u16, Vec<(String, String)>, usize);
+
 /// Parses a response head from `buf`; `None` if it is not complete yet.
-fn parse_head(buf: &[u8]) -> Option<(u16, Vec<(String, String)>, usize)> {
+fn parse_head(buf: &[u8]) -> Option<Head> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let text = String::from_utf8_lossy(&buf[..end - 4]).into_owned();
     let mut lines = text.split("\r\n");
