@@ -19,7 +19,12 @@
 //! - Deletion is immediate (no graceful phase, no finalizers, no garbage collection); namespaces are
 //!   not required to exist; there is no admission, validation beyond names, or managedFields.
 //! - Field selectors accept any dotted JSON path (the real server allows a fixed set per kind).
-//! - One resource version per group (`v1`); `/openapi/*` is 404.
+//!   [`ApiDouble::set_protobuf`]`(false)` (CLI `--no-protobuf`) answers JSON to clients that also
+//!   accept it, e.g. for `kubectl describe`, which asks for protobuf.
+//! - One resource version per group (`v1`); `/openapi/*` is 404, so `kubectl create/apply -f`
+//!   need `--validate=false`.
+//! - `resourceVersion=0` lists ignore `limit` (as the apiserver's watch cache does); a continue
+//!   token lists the snapshot of its first page (rebuilt from the retained history).
 
 pub mod cli;
 pub mod discovery;
