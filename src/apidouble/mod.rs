@@ -14,13 +14,13 @@
 //!   non-metadata fields of `tests/fixtures/k8s-api-testdata/<group>.<version>.<Kind>.pb`. Clients
 //!   that read only metadata (caches, the hub) see real data; a kubelet reading a pod's spec in
 //!   protobuf would not. TokenRequest and Status are fully encoded.
+//!   [`ApiDouble::set_protobuf`]`(false)` (CLI `--no-protobuf`) answers JSON to clients that also
+//!   accept it, e.g. for `kubectl describe`, which asks for protobuf.
 //! - Protobuf *request* bodies are refused with 415; server-side apply too. Strategic merge patch
 //!   merges only well-known keyed lists (conditions, containers, addresses, …).
 //! - Deletion is immediate (no graceful phase, no finalizers, no garbage collection); namespaces are
 //!   not required to exist; there is no admission, validation beyond names, or managedFields.
 //! - Field selectors accept any dotted JSON path (the real server allows a fixed set per kind).
-//!   [`ApiDouble::set_protobuf`]`(false)` (CLI `--no-protobuf`) answers JSON to clients that also
-//!   accept it, e.g. for `kubectl describe`, which asks for protobuf.
 //! - One resource version per group (`v1`); `/openapi/*` is 404, so `kubectl create/apply -f`
 //!   need `--validate=false`.
 //! - `resourceVersion=0` lists ignore `limit` (as the apiserver's watch cache does); a continue
