@@ -103,7 +103,7 @@ pub fn split_equals(args: &[String]) -> Vec<String> {
 
 /// Flags that take no value. Kept here so `--x=true` works for them.
 fn is_switch(flag: &str) -> bool {
-    matches!(flag, "--help" | "--dry-run-print" | "--json")
+    matches!(flag, "--help" | "--plain" | "--no-protobuf")
 }
 
 /// Parses flags for `name`, runs `f`, and maps parse failures to one clear line and exit 64.

@@ -1,0 +1,380 @@
+//! Label and field selectors: parsing the query syntax kube-apiserver accepts and matching objects.
+
+use serde_json::Value;
+
+/// One label requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelReq {
+    Eq(String, String),
+    NotEq(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    NotExists(String),
+}
+
+/// A parsed `labelSelector` (requirements ANDed). Empty matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelSelector(pub Vec<LabelReq>);
+
+/// Splits at commas outside parentheses.
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+fn check_key(k: &str) -> Result<String, String> {
+    let name = match k.split_once('/') {
+        Some((prefix, name)) => {
+            let ok = !prefix.is_empty()
+                && prefix.len() <= 253
+                && prefix.split('.').all(|p| valid_name(p) && !p.contains('_'));
+            if !ok {
+                return Err(format!("invalid label key {k:?}: bad prefix"));
+            }
+            name
+        }
+        None => k,
+    };
+    if valid_name(name) {
+        Ok(k.to_string())
+    } else {
+        Err(format!(
+            "invalid label key {k:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        ))
+    }
+}
+
+fn check_value(v: &str) -> Result<String, String> {
+    if v.is_empty() || valid_name(v) {
+        Ok(v.to_string())
+    } else {
+        Err(format!("invalid label value: {v:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'"))
+    }
+}
+
+fn parse_set(key: &str, rest: &str) -> Result<Vec<String>, String> {
+    let inner = rest
+        .trim()
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(|| format!("unable to parse requirement: {key}: expected (value, ...)"))?;
+    let vals: Result<Vec<String>, String> =
+        inner.split(',').map(|v| check_value(v.trim())).collect();
+    let vals = vals?;
+    if vals.iter().all(String::is_empty) {
+        return Err(format!("unable to parse requirement: {key}: for 'in', 'notin' operators, values set can't be empty"));
+    }
+    Ok(vals)
+}
+
+fn parse_req(part: &str) -> Result<LabelReq, String> {
+    let p = part.trim();
+    if let Some(k) = p.strip_prefix('!') {
+        return Ok(LabelReq::NotExists(check_key(k.trim())?));
+    }
+    for (op, is_in) in [(" notin ", false), (" in ", true)] {
+        if let Some(i) = p.find(op) {
+            let key = check_key(p[..i].trim())?;
+            let vals = parse_set(&key, &p[i + op.len()..])?;
+            return Ok(if is_in {
+                LabelReq::In(key, vals)
+            } else {
+                LabelReq::NotIn(key, vals)
+            });
+        }
+    }
+    for op in ["!=", "==", "="] {
+        if let Some(i) = p.find(op) {
+            let key = check_key(p[..i].trim())?;
+            let val = check_value(p[i + op.len()..].trim())?;
+            return Ok(if op == "!=" {
+                LabelReq::NotEq(key, val)
+            } else {
+                LabelReq::Eq(key, val)
+            });
+        }
+    }
+    if p.contains(['(', ')', '<', '>', ' ']) {
+        return Err(format!("unable to parse requirement: {p:?}"));
+    }
+    Ok(LabelReq::Exists(check_key(p)?))
+}
+
+impl LabelSelector {
+    /// Parses `a=b,c!=d,e in (x,y),f notin (z),g,!h`. Errors read like kube-apiserver's.
+    pub fn parse(s: &str) -> Result<LabelSelector, String> {
+        if s.trim().is_empty() {
+            return Ok(LabelSelector::default());
+        }
+        split_top(s)
+            .into_iter()
+            .map(parse_req)
+            .collect::<Result<_, _>>()
+            .map(LabelSelector)
+    }
+
+    /// Whether the selector has no requirements.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether an object's `metadata.labels` satisfy every requirement.
+    pub fn matches(&self, obj: &Value) -> bool {
+        let labels = obj.get("metadata").and_then(|m| m.get("labels"));
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.0.iter().all(|r| match r {
+            LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
+            LabelReq::NotEq(k, v) => get(k) != Some(v.as_str()),
+            LabelReq::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            LabelReq::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
+            LabelReq::Exists(k) => get(k).is_some(),
+            LabelReq::NotExists(k) => get(k).is_none(),
+        })
+    }
+}
+
+/// One field requirement: `path` (dotted JSON path), equal or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldReq {
+    pub path: String,
+    pub value: String,
+    pub equal: bool,
+}
+
+/// A parsed `fieldSelector` (terms ANDed). Empty matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldSelector(pub Vec<FieldReq>);
+
+/// Splits at unescaped `sep`, keeping escapes.
+fn split_unescaped(s: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let cur = out.last_mut().expect("never empty");
+                cur.push('\\');
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c == sep => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(n @ ('\\' | ',' | '=' | '!')) => out.push(n),
+                other => {
+                    return Err(format!(
+                        "invalid field selector: invalid escape sequence \\{}",
+                        other.map(String::from).unwrap_or_default()
+                    ))
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Index of the first unescaped occurrence of `op` in `s`.
+fn find_unescaped(s: &str, op: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i..].starts_with(op.as_bytes()) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+impl FieldSelector {
+    /// Parses `metadata.name=x,spec.nodeName!=y` (`=`, `==`, `!=`; `\,` `\=` `\\` escapes).
+    pub fn parse(s: &str) -> Result<FieldSelector, String> {
+        if s.trim().is_empty() {
+            return Ok(FieldSelector::default());
+        }
+        let mut reqs = Vec::new();
+        for term in split_unescaped(s, ',') {
+            let found = ["!=", "==", "="]
+                .iter()
+                .filter_map(|op| find_unescaped(&term, op).map(|i| (i, *op)))
+                .min_by_key(|&(i, op)| (i, std::cmp::Reverse(op.len())));
+            let Some((i, op)) = found else {
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{term}'"
+                ));
+            };
+            let path = unescape(term[..i].trim())?;
+            if path.is_empty() {
+                return Err(format!("invalid selector: '{s}'; empty field name"));
+            }
+            let value = unescape(&term[i + op.len()..])?;
+            reqs.push(FieldReq {
+                path,
+                value,
+                equal: op != "!=",
+            });
+        }
+        Ok(FieldSelector(reqs))
+    }
+
+    /// Whether the selector has no terms.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value a term requires for `path` with `=`, if any (e.g. `metadata.name`).
+    pub fn required(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|r| r.equal && r.path == path)
+            .map(|r| r.value.as_str())
+    }
+
+    /// Whether the object satisfies every term; a missing field reads as "".
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.0
+            .iter()
+            .all(|r| (field_string(obj, &r.path) == r.value) == r.equal)
+    }
+}
+
+/// The value at a dotted JSON path as the string a field selector compares ("" when missing).
+pub fn field_string(obj: &Value, path: &str) -> String {
+    let mut cur = obj;
+    for part in path.split('.') {
+        match cur.get(part) {
+            Some(v) => cur = v,
+            None => return String::new(),
+        }
+    }
+    match cur {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(labels: Value) -> Value {
+        json!({"metadata": {"name": "p1", "namespace": "default", "labels": labels},
+               "spec": {"nodeName": "n1", "clusterIP": "None"}, "status": {"phase": "Running"}})
+    }
+
+    #[test]
+    fn label_operators() {
+        let p = pod(json!({"app": "web", "tier": "front"}));
+        let m = |s: &str| LabelSelector::parse(s).expect(s).matches(&p);
+        assert!(m("app=web") && m("app==web") && m("app = web"));
+        assert!(!m("app=db") && m("app!=db") && !m("app!=web"));
+        assert!(m("app in (web, db)") && !m("app in (db)"));
+        assert!(m("app notin (db)") && !m("app notin (web,db)"));
+        assert!(m("tier") && !m("missing") && m("!missing") && !m("!app"));
+        assert!(m("missing!=x") && m("missing notin (x)"));
+        assert!(m("app=web,tier in (front,back),!gone"));
+        assert!(!m("app=web,tier=back"));
+        assert!(m("") && LabelSelector::parse("").expect("empty").is_empty());
+        assert!(m(
+            "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name"
+        ));
+    }
+
+    #[test]
+    fn label_parse_errors() {
+        for bad in [
+            "app in web",
+            "app in ()",
+            "-bad=x",
+            "a b",
+            "app=(x)",
+            "app in (x",
+            "/x=y",
+        ] {
+            assert!(LabelSelector::parse(bad).is_err(), "{bad} should fail");
+        }
+        assert_eq!(
+            LabelSelector::parse("a in (x, y),b").expect("ok").0,
+            vec![
+                LabelReq::In("a".into(), vec!["x".into(), "y".into()]),
+                LabelReq::Exists("b".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn field_terms() {
+        let p = pod(json!({}));
+        let m = |s: &str| FieldSelector::parse(s).expect(s).matches(&p);
+        assert!(m("metadata.name=p1") && m("metadata.name==p1") && !m("metadata.name!=p1"));
+        assert!(m("spec.nodeName=n1,metadata.namespace=default"));
+        assert!(!m("spec.nodeName=n1,metadata.namespace=other"));
+        assert!(!m("spec.clusterIP!=None") && m("status.phase=Running"));
+        assert!(m("spec.missing=") && m("spec.missing!=x"));
+        let f = FieldSelector::parse("metadata.name=a\\,b,spec.x!=1").expect("parses");
+        assert_eq!(f.0[0].value, "a,b");
+        assert!(!f.0[1].equal);
+        assert_eq!(f.required("metadata.name"), Some("a,b"));
+        assert!(FieldSelector::parse("noop").is_err());
+        assert!(FieldSelector::parse("=x").is_err());
+        assert!(FieldSelector::parse("a=\\q").is_err());
+        // Multi-byte text and dangling escapes never panic.
+        for odd in ["é=ü", "\\é=x", "ü\\", "a=b\\", "\\"] {
+            let _ = FieldSelector::parse(odd);
+            let _ = LabelSelector::parse(odd);
+        }
+        assert_eq!(FieldSelector::parse("\\é=x").map(|f| f.0.len()).ok(), None);
+    }
+
+    #[test]
+    fn non_string_fields_compare_as_text() {
+        let o = json!({"spec": {"unschedulable": true, "replicas": 3}});
+        assert_eq!(field_string(&o, "spec.unschedulable"), "true");
+        assert_eq!(field_string(&o, "spec.replicas"), "3");
+    }
+}
