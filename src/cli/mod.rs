@@ -160,7 +160,7 @@ mod tests {
             "--server-addr=https://a:6443,https://b",
             "--port",
             "1",
-            "--json=false",
+            "--plain=false",
             "--help=true",
         ]));
         assert_eq!(
