@@ -198,10 +198,7 @@ impl Proxy {
 
     fn no_upstream(&self) -> Response<Body> {
         let states: Vec<String> = self.pool.servers().iter().map(|s| s.describe()).collect();
-        let msg = format!(
-            "no healthy apiserver to forward to and nothing cached yet: {}",
-            states.join("; ")
-        );
+        let msg = format!("no healthy apiserver to forward to: {}", states.join("; "));
         status_response(503, Reason::ServiceUnavailable, &msg)
     }
 }

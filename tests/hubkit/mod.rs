@@ -257,18 +257,25 @@ pub fn addr_after(lines: &[String], marker: &str) -> SocketAddr {
 
 /// A hub configuration for `servers` with the given credential and a 1 s heartbeat.
 pub fn hub_config(servers: &[&EchoUpstream], credential: Credential, lb: LbMode) -> HubConfig {
+    let addrs: Vec<SocketAddr> = servers.iter().map(|u| u.addr).collect();
+    hub_config_for(&addrs, credential, lb)
+}
+
+/// A hub configuration for upstreams on loopback `addrs` (serving `pki()` certificates).
+pub fn hub_config_for(addrs: &[SocketAddr], credential: Credential, lb: LbMode) -> HubConfig {
+    let url = |a: &SocketAddr| format!("https://127.0.0.1:{}", a.port());
     HubConfig {
-        servers: servers
+        servers: addrs
             .iter()
-            .map(|u| ServerAddr {
-                url: u.url(),
+            .map(|a| ServerAddr {
+                url: url(a),
                 host: "127.0.0.1".into(),
-                port: u.addr.port(),
+                port: a.port(),
             })
             .collect(),
         node_name: "edge-node-1".into(),
         kubeconfig: Kubeconfig {
-            server: servers[0].url(),
+            server: url(&addrs[0]),
             ca_pem: pki().ca_pem.clone().into_bytes(),
             credential,
         },

@@ -1,0 +1,127 @@
+//! `yurt sandbox`: kubectl works through the hub within seconds; cut and restore of the cloud link.
+
+mod hubkit;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hubkit::Child;
+
+fn kubectl(kc: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", kc)
+        .args(args)
+        .output()
+        .expect("kubectl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn sandbox_serves_kubectl_and_cuts_and_restores_the_cloud() {
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is required in CI"
+        );
+        eprintln!("skipping: kubectl is not installed");
+        return;
+    }
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yurt"))
+        .arg("sandbox")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sandbox");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let child = Child(child);
+    let mut banner = Vec::new();
+    let mut kc = None;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("sandbox ready: KUBECONFIG=") {
+            kc = Some(rest.to_string());
+            break;
+        }
+        banner.push(line);
+    }
+    let kc = kc.unwrap_or_else(|| panic!("no ready line; banner: {banner:#?}"));
+    let banner = banner.join("\n");
+    assert!(
+        banner.contains("local playground") && banner.contains("curl -X POST"),
+        "{banner}"
+    );
+
+    let (ok, out) = kubectl(&kc, &["get", "pods", "-A"]);
+    assert!(ok && out.contains("web-0"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "kubectl working within seconds"
+    );
+    let (ok, out) = kubectl(&kc, &["get", "nodes"]);
+    assert!(ok && out.contains("edge-node-1"), "{out}");
+
+    // Cut through stdin, like a user typing.
+    writeln!(stdin, "cut").expect("type cut");
+    let t = Instant::now();
+    loop {
+        let (ok, out) = kubectl(&kc, &["get", "pods"]);
+        if !ok {
+            assert!(out.contains("ServiceUnavailable"), "{out}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "still online after cut: {out}"
+        );
+    }
+    writeln!(stdin, "restore").expect("type restore");
+    let t = Instant::now();
+    loop {
+        let (ok, out) = kubectl(&kc, &["get", "pods"]);
+        if ok {
+            assert!(out.contains("web-0"), "{out}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "not back after restore: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Ctrl-C stops it and removes its temp folder.
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let dir = std::path::Path::new(&kc)
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    let mut child = child;
+    let t = Instant::now();
+    while child.0.try_wait().expect("wait").is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "sandbox did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!dir.exists(), "temp folder removed");
+}
