@@ -35,7 +35,7 @@ wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/nul
 
 # The cloud: the API double with one node and PODS pods in namespace default.
 DOUBLE_PORT=$(free_port)
-"$YURT" api-double --listen "127.0.0.1:$DOUBLE_PORT" --pki-dir "$WORK/pki" --seed bench --pods "$PODS" >"$WORK/double.out" 2>"$WORK/double.err" &
+"$YURT" api-double --listen "127.0.0.1:$DOUBLE_PORT" --pki-dir "$WORK/pki" --seed empty --pods "$PODS" >"$WORK/double.out" 2>"$WORK/double.err" &
 pids+=($!)
 wait_port "$DOUBLE_PORT"
 

@@ -314,3 +314,29 @@ fn hub_server_endpoints() {
         404
     );
 }
+
+#[test]
+fn upstream_connections_are_reused_across_requests() {
+    let up = EchoUpstream::start("a");
+    let hub = HubUnderTest::start(hub_config(&[&up], node_cert(), LbMode::RoundRobin));
+    for i in 0..20 {
+        // Alternate bodies with and without Content-Length (chunked stream end) and an empty answer.
+        let r = request(
+            hub.proxy,
+            get(&format!("/api/v1/namespaces/default/pods/p{i}"), ""),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let peers: std::collections::BTreeSet<String> = up
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|s| s.peer.clone())
+        .collect();
+    assert_eq!(
+        peers.len(),
+        1,
+        "20 sequential requests should share one upstream connection: {peers:?}"
+    );
+}

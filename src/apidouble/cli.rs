@@ -26,6 +26,9 @@ pub struct ApiDoubleArgs {
     /// node name for the sandbox seed (default edge-node-1)
     #[argh(option, default = "String::from(\"edge-node-1\")")]
     pub node_name: String,
+    /// extra pods pod-1..pod-N in namespace default on --node-name, on top of the seed (default 0)
+    #[argh(option, default = "0")]
+    pub pods: usize,
     /// serve plain HTTP instead of TLS
     #[argh(switch)]
     pub plain: bool,
@@ -98,6 +101,7 @@ fn run(args: ApiDoubleArgs) -> Result<(), String> {
         "empty" => ApiDouble::new(),
         other => return Err(format!("--seed must be sandbox or empty, not {other:?}")),
     };
+    super::seed::pods(&double, &args.node_name, args.pods);
     double.set_protobuf(!args.no_protobuf);
     let pki = match (&args.pki_dir, args.plain) {
         (Some(dir), _) => Some((dir.clone(), load_or_create(dir)?)),

@@ -141,3 +141,15 @@ mod tests {
         assert!(d.resource_version() > 10);
     }
 }
+
+/// Adds `n` pods `pod-1`..`pod-n` in namespace default on `node` (benchmarks, big lists).
+pub fn pods(d: &ApiDouble, node: &str, n: usize) {
+    for i in 1..=n {
+        let ip = format!("10.244.{}.{}", i / 250, i % 250 + 1);
+        must(
+            d,
+            "/api/v1/namespaces/default/pods",
+            pod(&format!("pod-{i}"), "default", node, "bench", &ip),
+        );
+    }
+}

@@ -48,6 +48,16 @@ impl ProxyBody {
         }
     }
 
+    /// Gives the connection back once the upstream message is complete. hyper stops polling a
+    /// body as soon as `is_end_stream()` holds, so this runs after every frame, not only at `None`.
+    fn release_if_done(&mut self) {
+        if self.inner.is_end_stream() {
+            if let Some(r) = self.ret.take() {
+                r.pool.put_back(&r.upstream, r.ident, r.sender);
+            }
+        }
+    }
+
     fn flush_bytes(&mut self) {
         if self.bytes > 0 {
             self.metrics.traffic(&self.labels, self.bytes, 0);
@@ -75,6 +85,7 @@ impl HttpBody for ProxyBody {
                         this.flush_bytes();
                     }
                 }
+                this.release_if_done();
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -113,6 +124,8 @@ impl Return {
 
 impl Drop for ProxyBody {
     fn drop(&mut self) {
+        // An empty body may never be polled at all.
+        self.release_if_done();
         self.flush_bytes();
     }
 }

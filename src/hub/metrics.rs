@@ -33,7 +33,7 @@ pub struct ReqLabels {
 #[derive(Default)]
 struct Tables {
     components: BTreeSet<String>,
-    requests: BTreeMap<(ReqLabels, u16), u64>,
+    requests: BTreeMap<ReqLabels, BTreeMap<u16, u64>>,
     bytes_out: BTreeMap<ReqLabels, u64>,
     bytes_in: BTreeMap<ReqLabels, u64>,
     latency: BTreeMap<&'static str, Histogram>,
@@ -88,21 +88,31 @@ impl Metrics {
 
     /// Records one answered request and its status code.
     pub fn request(&self, labels: &ReqLabels, code: u16) {
-        *self
-            .tables()
-            .requests
-            .entry((labels.clone(), code))
-            .or_default() += 1;
+        let mut t = self.tables();
+        // Look up by reference first: the hot path allocates nothing for a known label set.
+        match t.requests.get_mut(labels) {
+            Some(codes) => *codes.entry(code).or_default() += 1,
+            None => {
+                t.requests
+                    .insert(labels.clone(), BTreeMap::from([(code, 1)]));
+            }
+        }
     }
 
     /// Adds bytes sent to the client (`out`) or received from it (`in`).
     pub fn traffic(&self, labels: &ReqLabels, bytes_out: u64, bytes_in: u64) {
         let mut t = self.tables();
-        if bytes_out > 0 {
-            *t.bytes_out.entry(labels.clone()).or_default() += bytes_out;
-        }
-        if bytes_in > 0 {
-            *t.bytes_in.entry(labels.clone()).or_default() += bytes_in;
+        let t = &mut *t;
+        for (map, n) in [(&mut t.bytes_out, bytes_out), (&mut t.bytes_in, bytes_in)] {
+            if n == 0 {
+                continue;
+            }
+            match map.get_mut(labels) {
+                Some(v) => *v += n,
+                None => {
+                    map.insert(labels.clone(), n);
+                }
+            }
         }
     }
 
@@ -164,12 +174,14 @@ impl Metrics {
             "counter",
             "answered requests by client component, verb, resource and code",
         );
-        for ((l, code), n) in &t.requests {
-            let _ = writeln!(
-                o,
-                "node_yurthub_requests_total{{{},code=\"{code}\"}} {n}",
-                labels(l)
-            );
+        for (l, codes) in &t.requests {
+            for (code, n) in codes {
+                let _ = writeln!(
+                    o,
+                    "node_yurthub_requests_total{{{},code=\"{code}\"}} {n}",
+                    labels(l)
+                );
+            }
         }
         head(
             &mut o,

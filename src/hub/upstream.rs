@@ -259,7 +259,8 @@ impl Pool {
         loop {
             let idle = lock(up.idle(ident)).pop();
             let Some(mut sender) = idle else { break };
-            if sender.is_closed() || !sender.is_ready() {
+            // The driver task may still be finishing the previous exchange; wait for it.
+            if sender.is_closed() || sender.ready().await.is_err() {
                 continue;
             }
             match sender.try_send_request(req).await {

@@ -32,6 +32,8 @@ pub struct Seen {
     pub headers: Vec<(String, String)>,
     pub client_cert: bool,
     pub body_len: usize,
+    /// The hub's side of the connection the request came on.
+    pub peer: String,
 }
 
 impl Seen {
@@ -173,6 +175,7 @@ async fn handle(
         headers,
         client_cert: conn.client_cert,
         body_len: body.len(),
+        peer: conn.peer.to_string(),
     };
     seen.lock().expect("lock").push(s.clone());
     Response::builder()
