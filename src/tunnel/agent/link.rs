@@ -50,6 +50,7 @@ pub async fn run_forever(
     let mut attempt = 0u32;
     while !shutdown.is_fired() {
         match run_once(addr, &server_name, &state, &shutdown).await {
+            Ok(why) if shutdown.is_fired() => log::info!("link to {addr} closed: {why}"),
             Ok(why) => {
                 log::warn!("link to {addr} lost: {why}");
                 attempt = 0;

@@ -1,0 +1,197 @@
+//! The real binaries: `yurt tunnel-server` and `yurt tunnel-agent` started with flags in both
+//! `--flag value` and `--flag=value` forms, curl through them to a kubelet stand-in, SIGTERM
+//! ends both with exit 0; bad flags exit 64.
+
+mod tunnel_support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tunnel_support::*;
+
+const YURT: &str = env!("CARGO_BIN_EXE_yurt");
+
+/// Kills the child (started by this test) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn start(args: &[String]) -> Proc {
+        let child = Command::new(YURT)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start yurt");
+        Proc(child)
+    }
+
+    /// SIGTERM, then the exit code within `within`.
+    fn terminate(&mut self, within: Duration) -> Option<i32> {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = std::time::Instant::now();
+        while start.elapsed() < within {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn binaries_carry_curl_to_the_kubelet_and_stop_on_sigterm() {
+    run(Duration::from_secs(60), async {
+        let pki = pki();
+        let dir = tempdir::Dir::new();
+        let files = pki.write_files(&dir.path).expect("files");
+        let node = pki.node_client("edge-c").expect("cert");
+        let (ncert, nkey) = (dir.path.join("node.crt"), dir.path.join("node.key"));
+        std::fs::write(&ncert, &node.cert).expect("write");
+        std::fs::write(&nkey, &node.key).expect("write");
+        let kubelet = kubelet(&pki).await;
+        let [agent_port, proxy_port, plain_port, meta_port, agent_meta] =
+            [(); 5].map(|_| free_port());
+        let p = |x: &std::path::Path| x.to_string_lossy().into_owned();
+        let uds = dir.path.join("proxy.sock");
+
+        let mut server = Proc::start(
+            &[
+                s(&["tunnel-server", "--bind-address=127.0.0.1", "--agent-port"]),
+                vec![agent_port.to_string(), format!("--proxy-port={proxy_port}")],
+                vec![
+                    "--proxy-plain-port".into(),
+                    plain_port.to_string(),
+                    format!("--meta-port={meta_port}"),
+                ],
+                vec![
+                    format!("--proxy-uds={}", p(&uds)),
+                    "--cert-file".into(),
+                    p(&files.server_cert),
+                ],
+                vec![
+                    format!("--key-file={}", p(&files.server_key)),
+                    "--ca-file".into(),
+                    p(&files.ca),
+                ],
+            ]
+            .concat(),
+        );
+        let mut agent = Proc::start(
+            &[
+                s(&[
+                    "tunnel-agent",
+                    "--node-name=edge-c",
+                    "--node-ip",
+                    "127.0.0.1",
+                ]),
+                vec![format!("--tunnel-server-addr=127.0.0.1:{agent_port}")],
+                vec![
+                    "--cert-file".into(),
+                    p(&ncert),
+                    format!("--key-file={}", p(&nkey)),
+                ],
+                vec![
+                    format!("--ca-file={}", p(&files.ca)),
+                    "--allow".into(),
+                    format!("127.0.0.1:{}", kubelet.port()),
+                ],
+                vec![format!("--meta-port={agent_meta}")],
+            ]
+            .concat(),
+        );
+
+        let meta: std::net::SocketAddr = format!("127.0.0.1:{meta_port}").parse().expect("addr");
+        // The server needs a moment to bind; the agent to register.
+        for _ in 0..250 {
+            if smol::net::TcpStream::connect(meta).await.is_ok() {
+                break;
+            }
+            smol::Timer::after(Duration::from_millis(20)).await;
+        }
+        wait_agent(meta, "edge-c", true).await;
+
+        let url = format!("https://127.0.0.1:{}/healthz", kubelet.port());
+        let args = s(&[
+            "-sS",
+            "--max-time",
+            "20",
+            "--cacert",
+            &p(&files.ca),
+            "--proxy",
+        ]);
+        let args = [args, vec![format!("http://127.0.0.1:{plain_port}"), url]].concat();
+        let out =
+            smol::unblock(move || Command::new("curl").args(&args).output().expect("curl")).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"ok");
+        assert!(uds.exists(), "the Unix socket front end is listening");
+        let agent_metrics = http_get(
+            format!("127.0.0.1:{agent_meta}").parse().expect("addr"),
+            "/metrics",
+        )
+        .await;
+        assert!(
+            agent_metrics.contains("yurt_tunnel_agent_links_connected 1\n"),
+            "{agent_metrics}"
+        );
+
+        let codes = smol::unblock(move || {
+            (
+                agent.terminate(Duration::from_secs(5)),
+                server.terminate(Duration::from_secs(5)),
+            )
+        })
+        .await;
+        assert_eq!(codes, (Some(0), Some(0)), "both exit 0 on SIGTERM");
+    });
+}
+
+#[test]
+fn bad_flags_exit_64() {
+    let code = |args: &[&str]| {
+        Command::new(YURT)
+            .args(args)
+            .output()
+            .expect("run")
+            .status
+            .code()
+    };
+    assert_eq!(code(&["tunnel-server", "--no-such-flag"]), Some(64));
+    assert_eq!(code(&["tunnel-server", "--agent-port=x"]), Some(64));
+    assert_eq!(code(&["tunnel-agent", "--node-name", "n"]), Some(64));
+    let missing = [
+        "--tunnel-server-addr=a:1",
+        "--cert-file=/nonexistent",
+        "--key-file=/x",
+        "--ca-file=/x",
+    ];
+    assert_eq!(
+        code(&[&["tunnel-agent", "--node-name=n"][..], &missing[..]].concat()),
+        Some(64)
+    );
+    assert_eq!(code(&["tunnel-server", "--help"]), Some(0));
+    assert_eq!(code(&["tunnel-agent", "--help"]), Some(0));
+}
