@@ -7,6 +7,7 @@ mod tunnel_support;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use serde::Deserialize;
 use tunnel_support::*;
 
 const YURT: &str = env!("CARGO_BIN_EXE_yurt");
@@ -64,9 +65,10 @@ fn binaries_carry_curl_to_the_kubelet_and_stop_on_sigterm() {
         let dir = tempdir::Dir::new();
         let files = pki.write_files(&dir.path).expect("files");
         let node = pki.node_client("edge-c").expect("cert");
-        let (ncert, nkey) = (dir.path.join("node.crt"), dir.path.join("node.key"));
-        std::fs::write(&ncert, &node.cert).expect("write");
-        std::fs::write(&nkey, &node.key).expect("write");
+        // One file with certificate and key, as kubelet-client-current.pem is.
+        let combined = dir.path.join("kubelet-client-current.pem");
+        std::fs::write(&combined, format!("{}{}", node.cert, node.key)).expect("write");
+        let (ncert, nkey) = (combined.clone(), combined);
         let kubelet = kubelet(&pki).await;
         let [agent_port, proxy_port, plain_port, meta_port, agent_meta] =
             [(); 5].map(|_| free_port());
@@ -194,4 +196,49 @@ fn bad_flags_exit_64() {
     );
     assert_eq!(code(&["tunnel-server", "--help"]), Some(0));
     assert_eq!(code(&["tunnel-agent", "--help"]), Some(0));
+}
+
+#[test]
+fn manifest_flags_parse() {
+    use argh::FromArgs;
+    let mut seen = 0;
+    for file in [
+        "manifests/tunnel/server.yaml",
+        "manifests/tunnel/agent.yaml",
+    ] {
+        let text = std::fs::read_to_string(file).expect("manifest");
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let v = serde_yaml_ng::Value::deserialize(doc).expect("yaml");
+            let containers = &v["spec"]["template"]["spec"]["containers"];
+            let Some(containers) = containers.as_sequence() else {
+                continue;
+            };
+            for c in containers {
+                let cmd: Vec<String> =
+                    serde_yaml_ng::from_value(c["command"].clone()).expect("command");
+                let args: Vec<String> = serde_yaml_ng::from_value(c["args"].clone()).expect("args");
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| {
+                        a.replace("$(NODE_NAME)", "edge-1")
+                            .replace("$(NODE_IP)", "10.0.0.1")
+                    })
+                    .collect();
+                let args = yurt::cli::split_equals(&args);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let ok = match cmd[1].as_str() {
+                    "tunnel-server" => {
+                        yurt::tunnel::server::cli::ServerArgs::from_args(&["yurt"], &args).is_ok()
+                    }
+                    "tunnel-agent" => {
+                        yurt::tunnel::agent::cli::AgentArgs::from_args(&["yurt"], &args).is_ok()
+                    }
+                    other => panic!("unexpected command {other}"),
+                };
+                assert!(ok, "{file}: {args:?}");
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, 2, "both manifests hold a container");
 }
