@@ -127,7 +127,7 @@ fn unix_socket_exec_upgrade_and_logs_stream_are_byte_exact() {
             let mut frame = vec![
                 0x82,
                 0x80 | 126,
-                (payload.len() + 1 >> 8) as u8,
+                ((payload.len() + 1) >> 8) as u8,
                 (payload.len() + 1) as u8,
                 1,
                 2,
@@ -200,4 +200,42 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&raw[..size]);
         raw = &raw[size + 2..];
     }
+}
+
+#[test]
+fn curls_real_connect_head_parses_over_every_prefix() {
+    run(LIMIT, async {
+        let l = smol::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let proxy = format!("http://{}", l.local_addr().expect("addr"));
+        let client = smol::spawn(async move {
+            curl(&[
+                "--proxy",
+                &proxy,
+                "https://node-x:10250/containerLogs/ns/p/c",
+            ])
+            .await
+        });
+        let (mut s, _) = l.accept().await.expect("curl connects");
+        let head = read_head(&mut s).await.into_bytes();
+        s.write_all(&yurt::tunnel::connect::error_response(503, "capture only"))
+            .await
+            .expect("write");
+        drop(s);
+        let (ok, _, err) = client.await;
+        assert!(
+            !ok && err.contains("503"),
+            "curl reports the refusal: {err}"
+        );
+        use yurt::tunnel::connect::decode;
+        for i in 0..head.len() {
+            assert_eq!(decode(&head[..i]), Ok(None), "prefix {i}");
+        }
+        let (req, used) = decode(&head).expect("valid").expect("complete");
+        assert_eq!(
+            (req.host.as_str(), req.port, used),
+            ("node-x", 10250, head.len())
+        );
+    });
 }

@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn default_allows_kubelet_ports_on_node_ips_and_loopback() {
-        let a = Allowlist::default_for(&["10.0.0.5".parse().unwrap()]);
+        let a = Allowlist::default_for(&["10.0.0.5".parse().expect("test input is valid")]);
         assert!(a.check("10.0.0.5", 10250).is_ok());
         assert!(a.check("127.0.0.1", 10255).is_ok());
         assert!(a.check("10.0.0.5", 22).is_err());
@@ -125,11 +125,12 @@ mod tests {
 
     #[test]
     fn parsed_entries() {
-        let a = Allowlist::parse("127.0.0.1:8443, Kubelet.local:10250,[::1]:9").unwrap();
+        let a = Allowlist::parse("127.0.0.1:8443, Kubelet.local:10250,[::1]:9")
+            .expect("test input is valid");
         assert!(a.check("127.0.0.1", 8443).is_ok());
         assert!(a.check("kubelet.LOCAL", 10250).is_ok());
         assert!(a.check("0::1", 9).is_ok());
-        let err = a.check("::1", 10).unwrap_err();
+        let err = a.check("::1", 10).expect_err("test input is invalid");
         assert_eq!(err, "[::1]:10 is not in the agent's allowlist");
         assert!(Allowlist::parse("nope").is_err());
         assert!(Allowlist::parse("a:0").is_err());
@@ -137,7 +138,7 @@ mod tests {
 
     #[test]
     fn node_name_means_first_node_ip() {
-        let ips = ["10.0.0.5".parse().unwrap()];
+        let ips = ["10.0.0.5".parse().expect("test input is valid")];
         assert_eq!(resolve_target("Edge-1", "edge-1", &ips), "10.0.0.5");
         assert_eq!(resolve_target("edge-1", "edge-1", &[]), "127.0.0.1");
         assert_eq!(resolve_target("10.0.0.9", "edge-1", &ips), "10.0.0.9");

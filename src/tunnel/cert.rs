@@ -123,17 +123,20 @@ mod tests {
 
     fn der(pem: &str) -> Vec<u8> {
         crate::net::tls::certs_from_pem(pem.as_bytes(), "test")
-            .unwrap()
+            .expect("test input is valid")
             .remove(0)
             .to_vec()
     }
 
     #[test]
     fn node_name_from_kubelet_client_cert() {
-        let pki = TestPki::generate(&[]).unwrap();
-        let cert = der(&pki.node_client("edge-1").unwrap().cert);
+        let pki = TestPki::generate(&[]).expect("test input is valid");
+        let cert = der(&pki.node_client("edge-1").expect("test input is valid").cert);
         assert_eq!(node_name(&cert), Ok("edge-1".to_string()));
-        let other = der(&pki.client("admin", Some("system:masters")).unwrap().cert);
+        let other = der(&pki
+            .client("admin", Some("system:masters"))
+            .expect("test input is valid")
+            .cert);
         assert_eq!(
             node_name(&other),
             Err(CertNameError::NotANode("admin".into()))
@@ -146,8 +149,8 @@ mod tests {
 
     #[test]
     fn every_prefix_is_an_error_not_a_panic() {
-        let pki = TestPki::generate(&[]).unwrap();
-        let cert = der(&pki.node_client("n").unwrap().cert);
+        let pki = TestPki::generate(&[]).expect("test input is valid");
+        let cert = der(&pki.node_client("n").expect("test input is valid").cert);
         for i in 0..cert.len() {
             assert!(node_name(&cert[..i]).is_err());
         }

@@ -119,8 +119,11 @@ mod tests {
         Arc::new(Route {
             id,
             node: node.into(),
-            ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
-            peer: "127.0.0.1:1".parse().unwrap(),
+            ips: ips
+                .iter()
+                .map(|s| s.parse().expect("test input is valid"))
+                .collect(),
+            peer: "127.0.0.1:1".parse().expect("test input is valid"),
             since: SystemTime::UNIX_EPOCH,
             link: (),
         })
@@ -130,14 +133,16 @@ mod tests {
     fn newest_wins_and_stale_removal_is_ignored() {
         let t = Routes::default();
         assert!(t.insert(route(1, "a", &["10.0.0.1"])).is_none());
-        assert_eq!(t.lookup("10.0.0.1").unwrap().id, 1);
-        assert_eq!(t.lookup("A").unwrap().id, 1);
-        let old = t.insert(route(2, "a", &["10.0.0.2"])).unwrap();
+        assert_eq!(t.lookup("10.0.0.1").expect("test input is valid").id, 1);
+        assert_eq!(t.lookup("A").expect("test input is valid").id, 1);
+        let old = t
+            .insert(route(2, "a", &["10.0.0.2"]))
+            .expect("test input is valid");
         assert_eq!(old.id, 1);
         assert!(t.lookup("10.0.0.1").is_none());
-        assert_eq!(t.lookup("10.0.0.2").unwrap().id, 2);
+        assert_eq!(t.lookup("10.0.0.2").expect("test input is valid").id, 2);
         assert!(!t.remove("a", 1));
-        assert_eq!(t.lookup("a").unwrap().id, 2);
+        assert_eq!(t.lookup("a").expect("test input is valid").id, 2);
         assert!(t.remove("a", 2));
         assert!(t.lookup("a").is_none() && t.lookup("10.0.0.2").is_none());
         assert!(t.is_empty());
@@ -148,9 +153,9 @@ mod tests {
         let t = Routes::default();
         t.insert(route(1, "a", &["10.0.0.1"]));
         t.insert(route(2, "b", &["10.0.0.1"]));
-        assert_eq!(t.lookup("10.0.0.1").unwrap().node, "b");
+        assert_eq!(t.lookup("10.0.0.1").expect("test input is valid").node, "b");
         t.remove("a", 1);
-        assert_eq!(t.lookup("10.0.0.1").unwrap().node, "b");
+        assert_eq!(t.lookup("10.0.0.1").expect("test input is valid").node, "b");
         assert_eq!(t.list().len(), 1);
     }
 }
