@@ -141,7 +141,7 @@ fn a_blackholed_link_is_detected_within_two_keepalive_intervals() {
         let gone = wait_agent(server.meta, "edge-d", false).await;
         eprintln!("server dropped the silent link after {gone:?}");
         assert!(
-            gone <= interval * 2 + Duration::from_millis(500),
+            gone <= interval * 2 + Duration::from_secs(1),
             "took {gone:?}"
         );
         ends_within(live, Duration::from_secs(2)).await;
