@@ -98,7 +98,8 @@ sleep 1.5
 
 # --- measurements --------------------------------------------------------------------------------
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$1/status; }
-# Runs "$@" while sampling the peak RSS (MiB) of pids $P1 and $P2 into PEAK1/PEAK2.
+# Runs "$@" while sampling the peak RSS (MiB) of pids $P1 and $P2 into PEAK1/PEAK2; its output
+# goes to OUT.
 with_peaks() {
   local out=$SCRATCH/out.$$; "$@" > "$out" & local job=$!
   PEAK1=0; PEAK2=0
@@ -107,7 +108,7 @@ with_peaks() {
     PEAK2=$(awk -v a="$PEAK2" -v b="$(rss $P2)" 'BEGIN{print (b>a)?b:a}')
     sleep 0.1
   done
-  wait $job; cat "$out"; rm -f "$out"
+  wait $job; OUT=$(cat "$out"); rm -f "$out"
 }
 val() { echo "$1" | awk -v k="$2" '$1==k {print $2}'; }
 
@@ -115,10 +116,10 @@ declare -A R
 run_one() { # name server_pid edge_pid http_addr src_addr connect_http connect_src
   local name=$1; P1=$2; P2=$3
   R[$name.idle]="$(rss $P1) / $(rss $P2)"
-  local b; b=$(with_peaks "$LOAD" bulk "$4" "$BULK_MIB" ${6:+"$6"})
-  R[$name.bulk]=$(val "$b" bulk_mib_per_s); R[$name.bulkrss]="$PEAK1 / $PEAK2"
-  local h; h=$(with_peaks "$LOAD" http "$5" "$CONNS" "$SECS" ${7:+"$7"})
-  R[$name.rps]=$(val "$h" http_req_per_s); R[$name.p50]=$(val "$h" http_p50_us); R[$name.p99]=$(val "$h" http_p99_us)
+  with_peaks "$LOAD" bulk "$4" "$BULK_MIB" ${6:+"$6"}
+  R[$name.bulk]=$(val "$OUT" bulk_mib_per_s); R[$name.bulkrss]="$PEAK1 / $PEAK2"
+  with_peaks "$LOAD" http "$5" "$CONNS" "$SECS" ${7:+"$7"}
+  R[$name.rps]=$(val "$OUT" http_req_per_s); R[$name.p50]=$(val "$OUT" http_p50_us); R[$name.p99]=$(val "$OUT" http_p99_us)
   R[$name.httprss]="$PEAK1 / $PEAK2"
 }
 run_one yurt $YS $YA 127.0.0.1:$PLAIN 127.0.0.1:$PLAIN 127.0.0.1:$SRC_PORT 127.0.0.1:$HTTP_PORT
