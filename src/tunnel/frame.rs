@@ -84,7 +84,8 @@ const K_DIAL_REFUSED: u8 = 8;
 const K_DIAL_FAILED: u8 = 9;
 
 /// Appends the wire form of `frame` to `out`. Over-long strings are cut to fit the limits
-/// (reasons at a character boundary), so encoding never fails.
+/// (at a character boundary), so encoding never fails; the encoding of a decoded frame is the
+/// bytes it came from (canonical).
 pub fn encode(frame: &Frame, out: &mut Vec<u8>) {
     let mut p = Vec::new();
     let kind = match frame {
@@ -294,8 +295,9 @@ fn put_str8(p: &mut Vec<u8>, s: &str) {
     p.extend_from_slice(s.as_bytes());
 }
 
+/// Appends `s` as the last field, cut so the whole payload fits [`MAX_PAYLOAD`].
 fn put_rest(p: &mut Vec<u8>, s: &str) {
-    p.extend_from_slice(cut(s, MAX_PAYLOAD - 8).as_bytes());
+    p.extend_from_slice(cut(s, MAX_PAYLOAD.saturating_sub(p.len())).as_bytes());
 }
 
 /// `s` cut to at most `max` bytes at a character boundary.
