@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_rustls::{TlsAcceptor, TlsConnector};
@@ -373,4 +372,3 @@ pub mod tempdir {
     }
 }
 
-pub type Shared<T> = Arc<T>;
