@@ -72,11 +72,9 @@ fn two_hundred_streams_with_one_never_read() {
         }
         assert_eq!(ok, 199, "every read stream must arrive complete");
         let took = started.elapsed();
-        let metrics = http_get(server.meta, "/metrics").await;
-        assert!(
-            metrics.contains("yurt_tunnel_server_streams_open 1\n"),
-            "only the stalled stream stays open: {metrics}"
-        );
+        // Only the stalled stream stays open (the others wind down as their clients hang up).
+        let one_open = "yurt_tunnel_server_streams_open 1\n";
+        wait_page(server.meta, "/metrics", one_open, Duration::from_secs(10)).await;
         let grown_mib = rss_kib().saturating_sub(rss_before) / 1024;
         eprintln!("199 streams x 1 MiB in {took:?}; RSS grew {grown_mib} MiB");
         assert!(

@@ -178,6 +178,22 @@ pub async fn wait_agent(server_meta: SocketAddr, node: &str, want: bool) -> Dura
     }
 }
 
+/// Waits until `path` on `meta` contains `needle`; panics with the page after `within`.
+pub async fn wait_page(meta: SocketAddr, path: &str, needle: &str, within: Duration) {
+    let start = Instant::now();
+    loop {
+        let page = http_get(meta, path).await;
+        if page.contains(needle) {
+            return;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{needle:?} not in {path} after {within:?}: {page}"
+        );
+        smol::Timer::after(Duration::from_millis(20)).await;
+    }
+}
+
 /// Sends a CONNECT head on `stream` and reads the answer head; returns the status code.
 pub async fn connect_on<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
@@ -371,4 +387,3 @@ pub mod tempdir {
         }
     }
 }
-
