@@ -95,6 +95,36 @@ fn curl_through_plain_and_tls_front_ends_reaches_the_kubelet() {
             !ok,
             "TLS front end must refuse a client without a certificate"
         );
+
+        // A node's kubelet certificate is refused: nodes may not reach each other's kubelets.
+        let node = pki.node_client("edge-9").expect("node cert");
+        let (ncert, nkey) = (dir.path.join("node.crt"), dir.path.join("node.key"));
+        std::fs::write(&ncert, &node.cert).expect("write");
+        std::fs::write(&nkey, &node.key).expect("write");
+        let (ncert, nkey) = (ncert.to_string_lossy(), nkey.to_string_lossy());
+        let (ok, _, err) = curl(&[
+            "--cacert",
+            &ca,
+            "--proxy-cacert",
+            &ca,
+            "--proxy-cert",
+            &ncert,
+            "--proxy-key",
+            &nkey,
+            "--proxy",
+            &tls_proxy,
+            &url,
+        ])
+        .await;
+        assert!(
+            !ok && err.contains("403"),
+            "node certificate must get 403: {err}"
+        );
+        let metrics = http_get(server.meta, "/metrics").await;
+        assert!(
+            metrics.contains("reason=\"client_refused\"} 1\n"),
+            "{metrics}"
+        );
     });
 }
 

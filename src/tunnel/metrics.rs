@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 pub enum DialError {
     /// The CONNECT head was unusable (400/405/431).
     BadRequest,
+    /// The CONNECT client may not use the front end (a node certificate; 403).
+    ClientRefused,
     /// No agent is connected for the node (503).
     UnknownNode,
     /// The link could not open a stream or answer in time (503).
@@ -23,8 +25,9 @@ pub enum DialError {
 
 impl DialError {
     /// Every reason, in label order.
-    pub const ALL: [DialError; 6] = [
+    pub const ALL: [DialError; 7] = [
         DialError::BadRequest,
+        DialError::ClientRefused,
         DialError::UnknownNode,
         DialError::LinkFailed,
         DialError::Refused,
@@ -36,6 +39,7 @@ impl DialError {
     pub fn label(self) -> &'static str {
         match self {
             DialError::BadRequest => "bad_request",
+            DialError::ClientRefused => "client_refused",
             DialError::UnknownNode => "unknown_node",
             DialError::LinkFailed => "link_failed",
             DialError::Refused => "refused",
@@ -58,7 +62,7 @@ pub struct Metrics {
     pub bytes_from_edge: AtomicU64,
     /// Link (re)connect attempts that failed (agent only).
     pub connect_failures: AtomicU64,
-    dial_errors: [AtomicU64; 6],
+    dial_errors: [AtomicU64; 7],
 }
 
 impl Metrics {

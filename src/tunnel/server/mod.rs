@@ -1,6 +1,11 @@
 //! `yurt tunnel-server`: accepts agent links and offers kube-apiserver an HTTP CONNECT front end
 //! (TLS with client certificates on TCP, plain on a Unix socket or loopback port) that reaches
 //! each node's kubelet through its agent. Meta server: `/healthz`, `/metrics`, `/v1/agents`.
+//!
+//! Answers on the front end: 200 and splice; 400/405/431 for an unusable head; 403 when the
+//! agent's allowlist refuses the destination or the TLS client is a node
+//! (`CN=system:node:*`, so a node's kubelet certificate never reaches other nodes); 503 when no
+//! agent serves the node or its link fails; 502 when the agent cannot connect; 504 on timeout.
 
 pub mod agents;
 pub mod cli;

@@ -46,7 +46,7 @@ pub async fn serve_tcp(
         let tls = tls.clone();
         smol::spawn(async move {
             match tls {
-                None => handle(tcp, &state).await,
+                None => handle(tcp, &state, None).await,
                 Some(acceptor) => {
                     let deadline = state.config.handshake_timeout;
                     let hs = async { acceptor.accept(tcp).await.map_err(|e| e.to_string()) }
@@ -56,7 +56,10 @@ pub async fn serve_tcp(
                         })
                         .await;
                     match hs {
-                        Ok(stream) => handle(stream, &state).await,
+                        Ok(stream) => {
+                            let denied = node_client(&stream);
+                            handle(stream, &state, denied).await
+                        }
                         Err(e) => log::debug!("CONNECT client {peer}: TLS handshake failed: {e}"),
                     }
                 }
@@ -79,7 +82,7 @@ pub async fn serve_uds(listener: UnixListener, state: Arc<State>, shutdown: Shut
             None => return,
             Some(Ok((stream, _))) => {
                 let state = state.clone();
-                smol::spawn(async move { handle(stream, &state).await }).detach();
+                smol::spawn(async move { handle(stream, &state, None).await }).detach();
             }
             Some(Err(e)) => {
                 log::warn!("accepting CONNECT clients on the Unix socket failed: {e}");
@@ -106,9 +109,25 @@ impl Refusal {
     }
 }
 
-async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut client: S, state: &State) {
+/// Why a TLS client may not use the front end: node identities (`CN=system:node:*`) are refused,
+/// so a node's kubelet certificate cannot reach other nodes through the tunnel.
+fn node_client<S>(tls: &futures_rustls::server::TlsStream<S>) -> Option<String> {
+    let der = tls.get_ref().1.peer_certificates()?.first()?;
+    let node = crate::tunnel::cert::node_name(der).ok()?;
+    Some(format!("node {node} may not use the CONNECT front end"))
+}
+
+/// Serves one CONNECT client; `denied` refuses it with 403 once its head has arrived.
+async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+    mut client: S,
+    state: &State,
+    denied: Option<String>,
+) {
     let result = async {
         let (req, leftover) = read_head(&mut client, state.config.handshake_timeout).await?;
+        if let Some(why) = denied {
+            return Err(Refusal::new(DialError::ClientRefused, 403, why));
+        }
         tunnel(&mut client, req, leftover, state).await
     }
     .await;
