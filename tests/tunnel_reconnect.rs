@@ -159,10 +159,11 @@ fn the_newest_link_of_a_node_wins_and_the_stale_one_is_closed() {
     run(LIMIT, async {
         let pki = pki();
         let server = start_server(&pki, 0, Duration::from_secs(5)).await;
-        let state = Arc::new(AgentState {
-            config: agent_config(&pki, "edge-n", &[server.agents]),
-            metrics: Default::default(),
-        });
+        let state = Arc::new(AgentState::new(agent_config(
+            &pki,
+            "edge-n",
+            &[server.agents],
+        )));
         let first = {
             let state = state.clone();
             let addr = server.agents;
@@ -219,5 +220,45 @@ fn two_server_replicas_both_route_to_the_node() {
                 drop(echo_stream(server.proxy_plain, &target).await);
             }
         }
+    });
+}
+
+#[test]
+fn a_rotated_certificate_is_picked_up_without_a_restart() {
+    run(LIMIT, async {
+        let pki = pki();
+        let server = start_server(&pki, 0, Duration::from_secs(5)).await;
+        let dir = tempdir::Dir::new();
+        let files = yurt::tunnel::tls::AgentTlsFiles {
+            cert: dir.path.join("kubelet-client-current.pem"),
+            key: dir.path.join("kubelet-client-current.pem"),
+            ca: dir.path.join("ca.crt"),
+        };
+        // Start with a certificate the server does not trust (an expired or revoked one, say).
+        let stranger = yurt::testpki::TestPki::generate(&[]).expect("pki");
+        let old = stranger.node_client("edge-r2").expect("cert");
+        std::fs::write(&files.cert, format!("{}{}", old.cert, old.key)).expect("write");
+        std::fs::write(&files.ca, &pki.ca_pem).expect("write");
+        let mut cfg = agent_config(&pki, "edge-r2", &[server.agents]);
+        cfg.tls = files.load().expect("loads");
+        cfg.tls_files = Some(files.clone());
+        let agent = start_agent(cfg).await;
+        smol::Timer::after(Duration::from_millis(500)).await;
+        let page = http_get(server.meta, "/v1/agents").await;
+        assert!(
+            !page.contains("edge-r2"),
+            "untrusted certificate must not register: {page}"
+        );
+        let metrics = http_get(agent.meta, "/metrics").await;
+        assert!(
+            !metrics.contains("yurt_tunnel_agent_connect_failures_total 0\n"),
+            "{metrics}"
+        );
+
+        // Rotation writes a new certificate in place; the next attempt uses it.
+        let new = pki.node_client("edge-r2").expect("cert");
+        std::fs::write(&files.cert, format!("{}{}", new.cert, new.key)).expect("write");
+        let took = wait_agent(server.meta, "edge-r2", true).await;
+        eprintln!("registered {took:?} after the rotation");
     });
 }

@@ -19,10 +19,7 @@ use yurt::tunnel::agent::{AgentConfig, AgentState};
 const LIMIT: Duration = Duration::from_secs(60);
 
 async fn attempt(config: AgentConfig, server: &Server) -> Result<String, LinkError> {
-    let state = Arc::new(AgentState {
-        config,
-        metrics: Default::default(),
-    });
+    let state = Arc::new(AgentState::new(config));
     run_once(server.agents, "127.0.0.1", &state, &Shutdown::never()).await
 }
 

@@ -1,6 +1,7 @@
 //! TLS for the tunnel: TLS 1.3 only, mutual, with its own ALPN on the agent link; client
 //! certificates required on the CONNECT front end.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -61,4 +62,27 @@ pub fn proxy_config(identity: &Identity, ca_pem: &[u8]) -> Result<Arc<ServerConf
     let mut config = (*base).clone();
     config.alpn_protocols.clear();
     Ok(Arc::new(config))
+}
+
+/// The agent's TLS material as files, read again before each connection attempt, so a rotated
+/// kubelet client certificate (`kubelet-client-current.pem`) is picked up without a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentTlsFiles {
+    /// Client certificate chain (PEM); may be the same file as `key`.
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// CA that verifies the servers (PEM).
+    pub ca: PathBuf,
+}
+
+impl AgentTlsFiles {
+    /// Reads the files and builds [`agent_dial_config`]; the error names the file or the problem.
+    pub fn load(&self) -> Result<Arc<ClientConfig>, String> {
+        let read =
+            |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        let identity =
+            Identity::from_pem(&read(&self.cert)?, &read(&self.key)?).map_err(|e| e.to_string())?;
+        agent_dial_config(&read(&self.ca)?, &identity).map_err(|e| e.to_string())
+    }
 }

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 use argh::FromArgs;
 
 use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
-use crate::net::tls::Identity;
 use crate::tunnel::agent::{run_agent, AgentConfig};
 use crate::tunnel::allow::Allowlist;
+use crate::tunnel::tls::AgentTlsFiles;
 
 /// Tunnel agent: links this node to the tunnel servers so kube-apiserver reaches its kubelet.
 #[derive(FromArgs, Debug)]
@@ -88,12 +88,14 @@ fn load_config(args: &AgentArgs) -> Result<AgentConfig, String> {
     if servers.is_empty() || servers.iter().any(|s| !s.contains(':')) {
         return Err("--tunnel-server-addr needs host:port entries".into());
     }
-    let read = |p: &str| std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"));
-    let identity = Identity::from_pem(&read(&args.cert_file)?, &read(&args.key_file)?)
-        .map_err(|e| e.to_string())?;
-    let tls = crate::tunnel::tls::agent_dial_config(&read(&args.ca_file)?, &identity)
-        .map_err(|e| e.to_string())?;
+    let files = AgentTlsFiles {
+        cert: args.cert_file.clone().into(),
+        key: args.key_file.clone().into(),
+        ca: args.ca_file.clone().into(),
+    };
+    let tls = files.load()?;
     let mut config = AgentConfig::new(args.node_name.clone(), ips, servers, tls);
+    config.tls_files = Some(files);
     if let Some(list) = &args.allow {
         config.allow = Allowlist::parse(list).map_err(|e| e.to_string())?;
     }

@@ -88,13 +88,7 @@ pub async fn run_once(
     shutdown: &Shutdown,
 ) -> Result<String, LinkError> {
     let config = &state.config;
-    let tls = connect(
-        addr,
-        server_name,
-        config.tls.clone(),
-        config.connect_timeout,
-    )
-    .await?;
+    let tls = connect(addr, server_name, state.tls(), config.connect_timeout).await?;
     let conn = yamux::Connection::new(tls, config.mux.config(), yamux::Mode::Client);
     let dial_state = state.clone();
     let link = Link::spawn(conn, move |stream, dead| {

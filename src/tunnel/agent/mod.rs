@@ -19,6 +19,7 @@ use crate::tunnel::backoff::Backoff;
 use crate::tunnel::meta::{self, Page};
 use crate::tunnel::metrics::Metrics;
 use crate::tunnel::mux::MuxLimits;
+use crate::tunnel::tls::AgentTlsFiles;
 
 /// How often server names are resolved again to find new replicas.
 pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(60);
@@ -34,6 +35,9 @@ pub struct AgentConfig {
     pub servers: Vec<String>,
     /// TLS for links ([`crate::tunnel::tls::agent_dial_config`]).
     pub tls: Arc<rustls::ClientConfig>,
+    /// When set, `tls` is rebuilt from these files before each connection attempt (the last
+    /// good configuration stays in use while they are unreadable). Default: none.
+    pub tls_files: Option<AgentTlsFiles>,
     /// Destinations streams may reach. Default: node IPs and 127.0.0.1 on 10250 and 10255.
     pub allow: Allowlist,
     /// Keepalive interval; a link silent for two intervals is dropped. Default 10 s.
@@ -61,6 +65,7 @@ impl AgentConfig {
             node_ips,
             servers,
             tls,
+            tls_files: None,
             allow,
             keepalive: Duration::from_secs(10),
             backoff: Backoff::default(),
@@ -75,14 +80,38 @@ impl AgentConfig {
 pub struct AgentState {
     pub config: AgentConfig,
     pub metrics: Metrics,
+    /// The TLS configuration last loaded from `config.tls_files` (starts as `config.tls`).
+    tls: std::sync::Mutex<Arc<rustls::ClientConfig>>,
+}
+
+impl AgentState {
+    /// State for `config` with zeroed metrics.
+    pub fn new(config: AgentConfig) -> AgentState {
+        let tls = std::sync::Mutex::new(config.tls.clone());
+        AgentState {
+            config,
+            metrics: Metrics::default(),
+            tls,
+        }
+    }
+
+    /// The TLS configuration for the next connection: reloaded from the files when configured,
+    /// else (or when they cannot be used) the last good one.
+    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+        let mut current = self.tls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(files) = &self.config.tls_files {
+            match files.load() {
+                Ok(fresh) => *current = fresh,
+                Err(e) => log::warn!("keeping the previous TLS material: {e}"),
+            }
+        }
+        current.clone()
+    }
 }
 
 /// Runs the agent until `shutdown`: links to every server address, reconnecting forever.
 pub async fn run_agent(meta: Option<TcpListener>, config: AgentConfig, shutdown: Shutdown) {
-    let state = Arc::new(AgentState {
-        config,
-        metrics: Metrics::default(),
-    });
+    let state = Arc::new(AgentState::new(config));
     let mut tasks = Vec::new();
     for server in state.config.servers.clone() {
         tasks.push(smol::spawn(follow_name(
