@@ -146,3 +146,55 @@ fn bulk_both_ways_at_once_without_deadlock() {
         );
     });
 }
+
+#[test]
+fn the_stream_cap_refuses_one_more_and_keeps_the_link() {
+    run(Duration::from_secs(60), async {
+        let pki = pki();
+        let mut config = server_config(&pki, Duration::from_secs(5));
+        config.mux.max_streams = 4;
+        let server = start_server_with(0, config).await;
+        let service = plain_service().await;
+        let mut cfg = agent_config(&pki, "flow-3", &[server.agents]);
+        cfg.allow = yurt::tunnel::allow::Allowlist::parse(&format!("127.0.0.1:{}", service.port()))
+            .expect("allow");
+        cfg.mux.max_streams = 4;
+        let _agent = start_agent(cfg).await;
+        wait_agent(server.meta, "flow-3", true).await;
+        let target = format!("flow-3:{}", service.port());
+
+        let mut held = Vec::new();
+        for i in 0..4u8 {
+            let mut s = tunnel_plain(server.proxy_plain, &target).await;
+            s.write_all(&[b'E', i]).await.expect("write");
+            held.push(s);
+        }
+        let mut extra = smol::net::TcpStream::connect(server.proxy_plain)
+            .await
+            .expect("connect");
+        let (code, _) = connect_on(&mut extra, &target).await;
+        let mut body = String::new();
+        let _ = extra.read_to_string(&mut body).await;
+        assert_eq!(code, 503, "{body}");
+        assert!(body.contains("limit of 4 streams"), "{body}");
+        // The link and its streams are untouched.
+        for (i, s) in held.iter_mut().enumerate() {
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).await.expect("echo");
+            assert_eq!(b[0], i as u8);
+        }
+        // A freed place is usable again once the server has wound the stream down.
+        drop(held.pop());
+        let start = Instant::now();
+        loop {
+            let mut s = smol::net::TcpStream::connect(server.proxy_plain)
+                .await
+                .expect("connect");
+            if connect_on(&mut s, &target).await.0 == 200 {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(5), "no place freed");
+            smol::Timer::after(Duration::from_millis(20)).await;
+        }
+    });
+}

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use futures_io::{AsyncRead, AsyncWrite};
@@ -16,34 +17,38 @@ use smol::stream::Stream as _;
 
 use crate::net::shutdown::{self, Shutdown, Trigger};
 
-/// Stream and window caps of one link.
+/// Stream cap of one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MuxLimits {
-    /// Most streams open at once on one link. Default 512.
+    /// Most streams a link opens at once; one more gets [`LinkError::Full`] (a 503 for the
+    /// CONNECT). Default 512. Memory: each stream buffers at most its receive window, 256 KiB
+    /// unless its reader keeps up and yamux grows it.
     pub max_streams: usize,
-    /// Receive window ceiling summed over all streams of a link, bytes; each stream starts at
-    /// 256 KiB and auto-tunes up to its share. Default 256 KiB × `max_streams` (128 MiB), the
-    /// smallest yamux accepts, which bounds memory per link.
-    pub connection_window: usize,
 }
 
 impl Default for MuxLimits {
     fn default() -> Self {
-        MuxLimits {
-            max_streams: 512,
-            connection_window: 512 * yamux::DEFAULT_CREDIT as usize,
-        }
+        MuxLimits { max_streams: 512 }
     }
 }
 
 impl MuxLimits {
-    /// The yamux configuration; a window below yamux's minimum is raised to it.
+    /// yamux's own limit: twice ours plus the control stream. yamux tears the whole connection
+    /// down when its limit is hit and forgets closed streams only as it polls, so ours, checked
+    /// before opening, must stay well below it.
+    pub fn yamux_streams(&self) -> usize {
+        self.max_streams.max(1) * 2 + 1
+    }
+
+    /// The yamux configuration: stream limit as above, connection window the smallest yamux
+    /// accepts for it (256 KiB per stream).
     pub fn config(&self) -> yamux::Config {
-        let streams = self.max_streams.max(1);
-        let floor = streams * yamux::DEFAULT_CREDIT as usize;
+        let n = self.yamux_streams();
         let mut c = yamux::Config::default();
-        c.set_max_connection_receive_window(Some(self.connection_window.max(floor)));
-        c.set_max_num_streams(streams);
+        // Order matters: yamux checks window >= 256 KiB × streams on each call.
+        c.set_max_connection_receive_window(None);
+        c.set_max_num_streams(n);
+        c.set_max_connection_receive_window(Some(n * yamux::DEFAULT_CREDIT as usize));
         c
     }
 }
@@ -53,6 +58,8 @@ impl MuxLimits {
 pub enum LinkError {
     /// The link is gone.
     Closed,
+    /// The link already carries [`MuxLimits::max_streams`] streams.
+    Full(usize),
     /// yamux refused (stream cap, connection error).
     Yamux(yamux::ConnectionError),
 }
@@ -61,6 +68,7 @@ impl std::fmt::Display for LinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinkError::Closed => f.write_str("tunnel link closed"),
+            LinkError::Full(n) => write!(f, "tunnel link carries its limit of {n} streams"),
             LinkError::Yamux(e) => write!(f, "tunnel link: {e}"),
         }
     }
@@ -75,6 +83,8 @@ type OpenReply = Sender<yamux::Result<yamux::Stream>>;
 #[derive(Debug, Clone)]
 pub struct Link {
     open_tx: Sender<OpenReply>,
+    open_streams: std::sync::Arc<AtomicUsize>,
+    max_streams: usize,
     close: std::sync::Arc<Trigger>,
     dead: Shutdown,
 }
@@ -82,7 +92,7 @@ pub struct Link {
 impl Link {
     /// Starts driving `conn` on a new task. Each stream the peer opens goes to `on_inbound` with
     /// the link's [`Link::dead`] signal.
-    pub fn spawn<T, F>(conn: yamux::Connection<T>, on_inbound: F) -> Link
+    pub fn spawn<T, F>(conn: yamux::Connection<T>, limits: MuxLimits, on_inbound: F) -> Link
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         F: Fn(yamux::Stream, Shutdown) + Send + Sync + 'static,
@@ -98,20 +108,28 @@ impl Link {
         .detach();
         Link {
             open_tx,
+            open_streams: Default::default(),
+            max_streams: limits.max_streams,
             close: std::sync::Arc::new(close),
             dead,
         }
     }
 
-    /// Opens a stream to the peer.
-    pub async fn open(&self) -> Result<yamux::Stream, LinkError> {
+    /// Opens a stream to the peer; it counts against the cap until the returned [`Slot`] drops.
+    pub async fn open(&self) -> Result<(yamux::Stream, Slot), LinkError> {
+        let slot = Slot::take(&self.open_streams, self.max_streams)?;
         let (tx, rx) = bounded(1);
         self.open_tx.send(tx).await.map_err(|_| LinkError::Closed)?;
         match rx.recv().await {
-            Ok(Ok(s)) => Ok(s),
+            Ok(Ok(s)) => Ok((s, slot)),
             Ok(Err(e)) => Err(LinkError::Yamux(e)),
             Err(_) => Err(LinkError::Closed),
         }
+    }
+
+    /// Streams opened through this link and still held.
+    pub fn open_streams(&self) -> usize {
+        self.open_streams.load(Ordering::Relaxed)
     }
 
     /// Ends the link: the connection is dropped and every stream on it ends.
@@ -122,6 +140,27 @@ impl Link {
     /// Fires once the link has ended.
     pub fn dead(&self) -> &Shutdown {
         &self.dead
+    }
+}
+
+/// One counted stream of a link; dropping it frees the place.
+#[derive(Debug)]
+pub struct Slot(std::sync::Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(count: &std::sync::Arc<AtomicUsize>, max: usize) -> Result<Slot, LinkError> {
+        let before = count.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(count.clone());
+        if before >= max {
+            return Err(LinkError::Full(max)); // dropping `slot` undoes the increment
+        }
+        Ok(slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

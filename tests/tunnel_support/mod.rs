@@ -81,6 +81,11 @@ pub fn server_config(pki: &TestPki, keepalive: Duration) -> ServerConfig {
 
 /// Starts a server; `agent_port` 0 picks a free port.
 pub async fn start_server(pki: &TestPki, agent_port: u16, keepalive: Duration) -> Server {
+    start_server_with(agent_port, server_config(pki, keepalive)).await
+}
+
+/// Starts a server with `config`.
+pub async fn start_server_with(agent_port: u16, config: ServerConfig) -> Server {
     let dir = tempdir::Dir::new();
     let uds = dir.path.join("proxy.sock");
     let agents = TcpListener::bind(("127.0.0.1", agent_port))
@@ -106,7 +111,7 @@ pub async fn start_server(pki: &TestPki, agent_port: u16, keepalive: Duration) -
         task: None,
         _dir: dir,
     };
-    let task = smol::spawn(run_server(l, server_config(pki, keepalive), shutdown));
+    let task = smol::spawn(run_server(l, config, shutdown));
     Server {
         task: Some(task),
         ..server

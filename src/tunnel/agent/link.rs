@@ -14,7 +14,7 @@ use crate::net::shutdown::Shutdown;
 use crate::tunnel::agent::{dial, AgentState};
 use crate::tunnel::control;
 use crate::tunnel::frame::Frame;
-use crate::tunnel::mux::Link;
+use crate::tunnel::mux::{Link, Slot};
 use crate::tunnel::wire;
 
 /// Why a link attempt ended before the node was registered.
@@ -91,7 +91,7 @@ pub async fn run_once(
     let tls = connect(addr, server_name, state.tls(), config.connect_timeout).await?;
     let conn = yamux::Connection::new(tls, config.mux.config(), yamux::Mode::Client);
     let dial_state = state.clone();
-    let link = Link::spawn(conn, move |stream, dead| {
+    let link = Link::spawn(conn, config.mux, move |stream, dead| {
         smol::spawn(dial::serve(stream, dial_state.clone(), dead)).detach();
     });
     let registered = register(&link, state)
@@ -100,7 +100,7 @@ pub async fn run_once(
             Err(LinkError::Register("timed out".into()))
         })
         .await;
-    let (ctl, leftover) = match registered {
+    let (ctl, _slot, leftover) = match registered {
         Ok(r) => r,
         Err(e) => {
             link.close();
@@ -160,9 +160,12 @@ async fn connect(
         .map_err(LinkError::Connect)
 }
 
-async fn register(link: &Link, state: &AgentState) -> Result<(yamux::Stream, Vec<u8>), LinkError> {
+/// The control stream, its slot (held for the link's life) and bytes read past the answer.
+type Control = (yamux::Stream, Slot, Vec<u8>);
+
+async fn register(link: &Link, state: &AgentState) -> Result<Control, LinkError> {
     let reg = |e: &dyn std::fmt::Display| LinkError::Register(e.to_string());
-    let mut ctl = link.open().await.map_err(|e| reg(&e))?;
+    let (mut ctl, slot) = link.open().await.map_err(|e| reg(&e))?;
     let hello = Frame::Register {
         node: state.config.node_name.clone(),
         ips: state.config.node_ips.clone(),
@@ -172,7 +175,7 @@ async fn register(link: &Link, state: &AgentState) -> Result<(yamux::Stream, Vec
         .map_err(|e| reg(&e))?;
     let mut buf = Vec::new();
     match wire::read_frame(&mut ctl, &mut buf).await {
-        Ok(Frame::Registered) => Ok((ctl, buf)),
+        Ok(Frame::Registered) => Ok((ctl, slot, buf)),
         Ok(Frame::Rejected { reason }) => Err(LinkError::Rejected(reason)),
         Ok(other) => Err(LinkError::Register(format!("unexpected answer {other:?}"))),
         Err(e) => Err(reg(&e)),

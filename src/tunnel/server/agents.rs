@@ -104,7 +104,7 @@ async fn serve_agent(
     let conn = yamux::Connection::new(tls, state.config.mux.config(), yamux::Mode::Server);
     let (ctl_tx, ctl_rx) = smol::channel::bounded(1);
     // The agent's first stream is the control stream; it may open no others.
-    let link = Link::spawn(conn, move |stream, _dead| {
+    let link = Link::spawn(conn, state.config.mux, move |stream, _dead| {
         let _ = ctl_tx.try_send(stream);
     });
     let registered = register(&ctl_rx, &cert_node, deadline).await;

@@ -205,7 +205,7 @@ async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
             format!("tunnel to node {} failed: {e}", route.node),
         )
     };
-    let mut stream = route.link.open().await.map_err(|e| link_down(&e))?;
+    let (mut stream, _slot) = route.link.open().await.map_err(|e| link_down(&e))?;
     let dial = Frame::Dial {
         host: req.host.clone(),
         port: req.port,
