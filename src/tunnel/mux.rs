@@ -21,14 +21,21 @@ use crate::net::shutdown::{self, Shutdown, Trigger};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MuxLimits {
     /// Most streams a link opens at once; one more gets [`LinkError::Full`] (a 503 for the
-    /// CONNECT). Default 512. Memory: each stream buffers at most its receive window, 256 KiB
-    /// unless its reader keeps up and yamux grows it.
+    /// CONNECT). Default 512. Memory: a stream whose reader stalls buffers at most its receive
+    /// window, 256 KiB.
     pub max_streams: usize,
+    /// Receive window shared by the link's fast streams beyond their 256 KiB start: yamux grows
+    /// a stream's window towards its bandwidth-delay product while its reader keeps up, so one
+    /// stream over a slow, long link is not capped at 256 KiB per round trip. Default 16 MiB.
+    pub shared_window: usize,
 }
 
 impl Default for MuxLimits {
     fn default() -> Self {
-        MuxLimits { max_streams: 512 }
+        MuxLimits {
+            max_streams: 512,
+            shared_window: 16 << 20,
+        }
     }
 }
 
@@ -40,15 +47,16 @@ impl MuxLimits {
         self.max_streams.max(1) * 2 + 1
     }
 
-    /// The yamux configuration: stream limit as above, connection window the smallest yamux
-    /// accepts for it (256 KiB per stream).
+    /// The yamux configuration: stream limit as above, connection window 256 KiB per stream
+    /// (yamux's minimum) plus [`MuxLimits::shared_window`].
     pub fn config(&self) -> yamux::Config {
         let n = self.yamux_streams();
         let mut c = yamux::Config::default();
         // Order matters: yamux checks window >= 256 KiB × streams on each call.
         c.set_max_connection_receive_window(None);
         c.set_max_num_streams(n);
-        c.set_max_connection_receive_window(Some(n * yamux::DEFAULT_CREDIT as usize));
+        let window = n * yamux::DEFAULT_CREDIT as usize + self.shared_window;
+        c.set_max_connection_receive_window(Some(window));
         c
     }
 }
@@ -212,4 +220,24 @@ async fn drive<T, F>(
     .await;
     // Dropped while active: yamux marks every stream closed and wakes its readers and writers.
     drop(conn);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cap_makes_a_valid_yamux_config() {
+        // yamux asserts window >= 256 KiB × streams; a wrong call order panics here.
+        for max_streams in [0, 1, 4, 512, 5000] {
+            for shared_window in [0, 16 << 20] {
+                let limits = MuxLimits {
+                    max_streams,
+                    shared_window,
+                };
+                let _ = limits.config();
+                assert_eq!(limits.yamux_streams(), max_streams.max(1) * 2 + 1);
+            }
+        }
+    }
 }
