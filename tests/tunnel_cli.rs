@@ -149,7 +149,16 @@ fn binaries_carry_curl_to_the_kubelet_and_stop_on_sigterm() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(out.stdout, b"ok");
-        assert!(uds.exists(), "the Unix socket front end is listening");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&uds)
+            .expect("the Unix socket front end is listening")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only the owner may use the plain front end"
+        );
         let agent_metrics = http_get(
             format!("127.0.0.1:{agent_meta}").parse().expect("addr"),
             "/metrics",

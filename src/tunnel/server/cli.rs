@@ -21,7 +21,8 @@ pub struct ServerArgs {
     /// loopback port of the plain CONNECT front end (default 10264)
     #[argh(option, default = "10264")]
     pub proxy_plain_port: u16,
-    /// unix socket path of a plain CONNECT front end (for an egress selector's transport.uds)
+    /// unix socket path of a plain CONNECT front end (for an egress selector's transport.uds;
+    /// mode 0600)
     #[argh(option)]
     pub proxy_uds: Option<String>,
     /// port of /healthz, /metrics and /v1/agents (default 10265)
@@ -96,6 +97,10 @@ async fn bind(args: &ServerArgs) -> Result<ServerListeners, String> {
             let _ = std::fs::remove_file(path);
             let l = smol::net::unix::UnixListener::bind(path)
                 .map_err(|e| format!("cannot listen on {path}: {e}"))?;
+            // Plain CONNECT reaches every kubelet: only the owner (kube-apiserver's user) may.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("cannot restrict {path}: {e}"))?;
             log::info!("listening on unix:{path}");
             Some(l)
         }
