@@ -133,7 +133,11 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     .await;
     if let Err(r) = result {
         state.metrics.dial_error(r.why);
-        log::debug!("CONNECT refused with {}: {}", r.code, r.reason);
+        let level = match r.why {
+            DialError::BadRequest => log::Level::Debug,
+            _ => log::Level::Info,
+        };
+        log::log!(level, "CONNECT refused with {}: {}", r.code, r.reason);
         let _ = client
             .write_all(&connect::error_response(r.code, &r.reason))
             .await;
