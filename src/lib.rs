@@ -10,6 +10,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod k8s;
+pub mod tunnel;
 
 #[cfg(feature = "edge")]
 pub mod cli;

@@ -16,6 +16,17 @@ pub fn main(args: Vec<String>) -> i32 {
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     match cmd.as_str() {
         "hub" => run_parsed::<crate::hub::config::HubArgs>("yurt hub", &rest, crate::hub::main),
+        "tunnel-agent" => run_parsed::<crate::tunnel::agent::cli::AgentArgs>(
+            "yurt tunnel-agent",
+            &rest,
+            crate::tunnel::agent::cli::main,
+        ),
+        #[cfg(feature = "cloud")]
+        "tunnel-server" => run_parsed::<crate::tunnel::server::cli::ServerArgs>(
+            "yurt tunnel-server",
+            &rest,
+            crate::tunnel::server::cli::main,
+        ),
         #[cfg(feature = "sandbox")]
         "sandbox" => {
             run_parsed::<crate::sandbox::SandboxArgs>("yurt sandbox", &rest, crate::sandbox::main)
@@ -44,8 +55,14 @@ pub fn main(args: Vec<String>) -> i32 {
 fn usage() -> String {
     let mut s = String::from(
         "yurt: edge autonomy for native Kubernetes\n\nUsage: yurt <command> [flags]\n\nCommands:\n  \
-         hub          node-local proxy and cache in front of kube-apiserver (also: link named yurthub)\n",
+         hub          node-local proxy and cache in front of kube-apiserver (also: link named yurthub)\n  \
+         tunnel-agent reverse tunnel agent: links this node's kubelet to the tunnel servers\n",
     );
+    if cfg!(feature = "cloud") {
+        s.push_str(
+            "  tunnel-server tunnel server: agents in, HTTP CONNECT front end for kube-apiserver\n",
+        );
+    }
     if cfg!(feature = "sandbox") {
         s.push_str(
             "  sandbox      local playground: an API double and a hub on loopback, for kubectl\n  \

@@ -1,0 +1,107 @@
+//! `yurt tunnel-agent` flags, resolved into an [`AgentConfig`].
+
+use std::net::IpAddr;
+
+use argh::FromArgs;
+
+use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
+use crate::tunnel::agent::{run_agent, AgentConfig};
+use crate::tunnel::allow::Allowlist;
+use crate::tunnel::tls::AgentTlsFiles;
+
+/// Tunnel agent: links this node to the tunnel servers so kube-apiserver reaches its kubelet.
+#[derive(FromArgs, Debug)]
+pub struct AgentArgs {
+    /// this node's name (the client certificate must say CN=system:node:<name>)
+    #[argh(option)]
+    pub node_name: String,
+    /// this node's IP addresses, comma-separated
+    #[argh(option, default = "String::new()")]
+    pub node_ip: String,
+    /// tunnel server addresses host:port, comma-separated; a name means all its addresses
+    #[argh(option)]
+    pub tunnel_server_addr: String,
+    /// client certificate (PEM)
+    #[argh(option)]
+    pub cert_file: String,
+    /// key (PEM) of the client certificate
+    #[argh(option)]
+    pub key_file: String,
+    /// CA (PEM) that verifies the tunnel servers
+    #[argh(option)]
+    pub ca_file: String,
+    /// destinations streams may reach, host:port comma-separated (default: node IPs and
+    /// 127.0.0.1 on 10250 and 10255)
+    #[argh(option)]
+    pub allow: Option<String>,
+    /// port of /healthz and /metrics (default 10266)
+    #[argh(option, default = "10266")]
+    pub meta_port: u16,
+}
+
+/// Entry point: exit 64 on unusable flags or files, 1 when the meta port cannot be bound.
+pub fn main(args: AgentArgs) -> i32 {
+    let config = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("yurt tunnel-agent: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    smol::block_on(async {
+        let addr = format!("0.0.0.0:{}", args.meta_port);
+        let meta = match smol::net::TcpListener::bind(&addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("yurt tunnel-agent: cannot listen on {addr}: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        let (shutdown, _signals) = match crate::net::shutdown::on_signals() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("yurt tunnel-agent: cannot watch signals: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        run_agent(Some(meta), config, shutdown).await;
+        0
+    })
+}
+
+fn load_config(args: &AgentArgs) -> Result<AgentConfig, String> {
+    if !crate::tunnel::frame::valid_node_name(&args.node_name) {
+        return Err(format!(
+            "--node-name {:?} is not a valid node name",
+            args.node_name
+        ));
+    }
+    let ips = comma_list(&args.node_ip)
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| format!("--node-ip {s:?} is not an IP address"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let servers: Vec<String> = comma_list(&args.tunnel_server_addr)
+        .map(str::to_string)
+        .collect();
+    if servers.is_empty() || servers.iter().any(|s| !s.contains(':')) {
+        return Err("--tunnel-server-addr needs host:port entries".into());
+    }
+    let files = AgentTlsFiles {
+        cert: args.cert_file.clone().into(),
+        key: args.key_file.clone().into(),
+        ca: args.ca_file.clone().into(),
+    };
+    let tls = files.load()?;
+    let mut config = AgentConfig::new(args.node_name.clone(), ips, servers, tls);
+    config.tls_files = Some(files);
+    if let Some(list) = &args.allow {
+        config.allow = Allowlist::parse(list).map_err(|e| e.to_string())?;
+    }
+    Ok(config)
+}
+
+fn comma_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
