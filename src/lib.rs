@@ -15,6 +15,8 @@ pub mod tunnel;
 #[cfg(feature = "edge")]
 pub mod cli;
 #[cfg(feature = "edge")]
+pub mod edge;
+#[cfg(feature = "edge")]
 pub mod hub;
 #[cfg(feature = "edge")]
 pub mod net;

@@ -16,6 +16,7 @@ pub fn main(args: Vec<String>) -> i32 {
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     match cmd.as_str() {
         "hub" => run_parsed::<crate::hub::config::HubArgs>("yurt hub", &rest, crate::hub::main),
+        "edge" => crate::edge::main(&rest),
         "tunnel-agent" => run_parsed::<crate::tunnel::agent::cli::AgentArgs>(
             "yurt tunnel-agent",
             &rest,
@@ -55,7 +56,7 @@ pub fn main(args: Vec<String>) -> i32 {
 fn usage() -> String {
     let mut s = String::from(
         "yurt: edge autonomy for native Kubernetes\n\nUsage: yurt <command> [flags]\n\nCommands:\n  \
-         hub          node-local proxy and cache in front of kube-apiserver (also: link named yurthub)\n  \
+         hub          node-local proxy and cache in front of kube-apiserver (also: link named yurthub)\n  edge         hub + tunnel agent in one process: what edge images run (also: yurt-edge)\n  \
          tunnel-agent reverse tunnel agent: links this node's kubelet to the tunnel servers\n",
     );
     if cfg!(feature = "cloud") {
@@ -124,7 +125,7 @@ fn is_switch(flag: &str) -> bool {
 }
 
 /// Parses flags for `name`, runs `f`, and maps parse failures to one clear line and exit 64.
-pub fn run_parsed<A: FromArgs>(name: &str, rest: &[&str], f: fn(A) -> i32) -> i32 {
+pub fn run_parsed<A: FromArgs>(name: &str, rest: &[&str], f: impl FnOnce(A) -> i32) -> i32 {
     let cmd: Vec<&str> = name.split(' ').collect();
     match A::from_args(&cmd, rest) {
         Ok(a) => f(a),

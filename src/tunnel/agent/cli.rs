@@ -70,33 +70,48 @@ pub fn main(args: AgentArgs) -> i32 {
 }
 
 fn load_config(args: &AgentArgs) -> Result<AgentConfig, String> {
-    if !crate::tunnel::frame::valid_node_name(&args.node_name) {
-        return Err(format!(
-            "--node-name {:?} is not a valid node name",
-            args.node_name
-        ));
-    }
-    let ips = comma_list(&args.node_ip)
-        .map(|s| {
-            s.parse::<IpAddr>()
-                .map_err(|_| format!("--node-ip {s:?} is not an IP address"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let servers: Vec<String> = comma_list(&args.tunnel_server_addr)
-        .map(str::to_string)
-        .collect();
-    if servers.is_empty() || servers.iter().any(|s| !s.contains(':')) {
-        return Err("--tunnel-server-addr needs host:port entries".into());
-    }
     let files = AgentTlsFiles {
         cert: args.cert_file.clone().into(),
         key: args.key_file.clone().into(),
         ca: args.ca_file.clone().into(),
     };
     let tls = files.load()?;
-    let mut config = AgentConfig::new(args.node_name.clone(), ips, servers, tls);
+    let mut config = config_from_flags(
+        &args.node_name,
+        &args.node_ip,
+        &args.tunnel_server_addr,
+        args.allow.as_deref(),
+        tls,
+    )?;
     config.tls_files = Some(files);
-    if let Some(list) = &args.allow {
+    Ok(config)
+}
+
+/// Validates the flags the agent shares with `yurt edge` and builds its configuration.
+pub fn config_from_flags(
+    node_name: &str,
+    node_ip: &str,
+    tunnel_server_addr: &str,
+    allow: Option<&str>,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<AgentConfig, String> {
+    if !crate::tunnel::frame::valid_node_name(node_name) {
+        return Err(format!(
+            "--node-name {node_name:?} is not a valid node name"
+        ));
+    }
+    let ips = comma_list(node_ip)
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| format!("--node-ip {s:?} is not an IP address"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let servers: Vec<String> = comma_list(tunnel_server_addr).map(str::to_string).collect();
+    if servers.is_empty() || servers.iter().any(|s| !s.contains(':')) {
+        return Err("--tunnel-server-addr needs host:port entries".into());
+    }
+    let mut config = AgentConfig::new(node_name.to_string(), ips, servers, tls);
+    if let Some(list) = allow {
         config.allow = Allowlist::parse(list).map_err(|e| e.to_string())?;
     }
     Ok(config)
