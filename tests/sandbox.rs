@@ -75,6 +75,33 @@ fn sandbox_serves_kubectl_and_cuts_and_restores_the_cloud() {
     let (ok, out) = kubectl(&kc, &["get", "nodes"]);
     assert!(ok && out.contains("edge-node-1"), "{out}");
 
+    // The tunnel line from the banner reaches the kubelet stand-in through server and agent.
+    let curl_line = banner
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("curl --proxy"))
+        .expect("a curl --proxy line");
+    let args: Vec<&str> = curl_line.split_whitespace().skip(1).collect();
+    let t = Instant::now();
+    loop {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "5"])
+            .args(&args)
+            .output()
+            .expect("curl");
+        if out.status.success() {
+            let body = String::from_utf8_lossy(&out.stdout);
+            assert!(body.contains("carried by the yurt tunnel"), "{body}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "tunnel: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // Cut through stdin, like a user typing.
     writeln!(stdin, "cut").expect("type cut");
     let t = Instant::now();

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod tunnel;
+
 use argh::FromArgs;
 use http::{Method, Response};
 use smol::io::AsyncBufReadExt;
@@ -149,6 +151,7 @@ async fn run(args: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
         shutdown_grace: Duration::from_secs(1),
     };
     let (signals, _sig_task) = shutdown::on_signals()?;
+    let tunnel = tunnel::start(&pki, &args.node_name, &dir, &signals).await?;
     let hub = smol::spawn(crate::hub::run(
         crate::hub::Listeners { proxy, server },
         cfg,
@@ -165,7 +168,8 @@ async fn run(args: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
             proxy_addr,
             server_addr,
             control_addr,
-            &kubectl_config
+            &kubectl_config,
+            &tunnel
         )
     );
     hub.await?;
@@ -189,6 +193,7 @@ fn banner(
     server: SocketAddr,
     control: SocketAddr,
     kc: &std::path::Path,
+    tunnel: &tunnel::SandboxTunnel,
 ) -> String {
     format!(
         "Yurt sandbox: a local playground (API double + hub on loopback; nothing leaves 127.0.0.1)\n\
@@ -196,10 +201,12 @@ fn banner(
          \n  hub proxy:           http://{proxy}\
          \n  hub server:          http://{server}/v1/healthz  http://{server}/metrics\
          \n\nPoint kubectl at the hub:\n  export KUBECONFIG={kc}\n  kubectl get nodes\n  kubectl get pods -A\n\
+         \nReach the node's kubelet through the tunnel, as kube-apiserver does (kubectl logs):\n  {curl}\n\
          \nCut the cloud link:   type `cut`      or  curl -X POST http://{control}/cut\
          \nRestore it:           type `restore`  or  curl -X POST http://{control}/restore\
          \nStop:                 Ctrl-C\n\nsandbox ready: KUBECONFIG={kc}",
-        kc = kc.display()
+        kc = kc.display(),
+        curl = tunnel.curl("/containerLogs/default/web-0/web")
     )
 }
 
