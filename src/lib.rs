@@ -17,6 +17,8 @@ pub mod cli;
 pub mod hub;
 #[cfg(feature = "edge")]
 pub mod net;
+#[cfg(feature = "edge")]
+pub mod store;
 
 #[cfg(feature = "sandbox")]
 pub mod apidouble;
