@@ -45,7 +45,7 @@ pub enum Applied {
     Updated(ApplyStats),
 }
 
-/// Usage below this share of the limit re-arms the "cache full" log line.
+/// Freeing space down below this share of the limit re-arms the "cache full" log line.
 const REARM_PERCENT: u64 = 90;
 
 impl Store {
@@ -116,7 +116,7 @@ impl Store {
             unchanged.len()
         );
         self.commit(batch)?;
-        w.used = w.used.saturating_sub(old_bytes) + bytes;
+        self.account(&mut w, old_bytes, bytes);
         w.refused.remove(&key);
         Ok(Committed::Stored)
     }
@@ -179,7 +179,7 @@ impl Store {
         };
         batch.insert(&self.views, key.as_slice(), stored.encode());
         self.commit(batch)?;
-        w.used = w.used.saturating_sub(meta.bytes) + stored.bytes;
+        self.account(&mut w, meta.bytes, stored.bytes);
         Ok(Applied::Updated(plan.stats))
     }
 
@@ -233,7 +233,7 @@ impl Store {
             batch.insert(&self.views, key.as_slice(), meta.encode());
         }
         self.commit(batch)?;
-        w.used = w.used.saturating_sub(old_bytes) + meta.bytes;
+        self.account(&mut w, old_bytes, meta.bytes);
         Ok(Some(removed))
     }
 
@@ -263,12 +263,18 @@ impl Store {
     fn admit(&self, w: &mut Writer, old: u64, new: u64) -> Result<(), StoreError> {
         let adding = new.saturating_sub(old);
         if adding == 0 || w.used.saturating_add(adding) <= self.limit {
-            if w.used.saturating_add(adding) < self.limit / 100 * REARM_PERCENT {
-                w.full_logged = false;
-            }
             return Ok(());
         }
         Err(self.full(w, adding))
+    }
+
+    /// Records a view going from `old` to `new` bytes. Freeing space down below 90% of the limit
+    /// re-arms the "cache full" line, so it is logged once per crossing, not once per refusal.
+    fn account(&self, w: &mut Writer, old: u64, new: u64) {
+        w.used = w.used.saturating_sub(old).saturating_add(new);
+        if new < old && w.used < self.limit / 100 * REARM_PERCENT {
+            w.full_logged = false;
+        }
     }
 
     /// The `Full` error, logging one line per crossing of the limit.
