@@ -1,4 +1,4 @@
-//! The store handle: one fjall database (keyspaces `views` and `objects`), opened small and private.
+//! The store handle: one fjall database with one keyspace, opened small and private.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 
+use super::key::meta_key;
 use super::sync::Syncer;
 use super::{perms, StoreConfig, StoreError, SyncPolicy, ViewMeta};
 
@@ -16,10 +17,9 @@ use super::{perms, StoreConfig, StoreError, SyncPolicy, ViewMeta};
 /// view), reads never wait for writes. Share it with `Arc`.
 pub struct Store {
     pub(super) db: Database,
-    /// View key → [`ViewMeta`].
-    pub(super) views: Keyspace,
-    /// View key + namespace + name → resourceVersion + object bytes.
-    pub(super) objects: Keyspace,
+    /// The one keyspace: `v` + view key → [`ViewMeta`]; `o` + view key + namespace + name →
+    /// resourceVersion + object bytes (`key.rs`).
+    pub(super) tree: Keyspace,
     pub(super) writer: Mutex<Writer>,
     pub(super) limit: u64,
     durability: PersistMode,
@@ -51,10 +51,10 @@ impl Store {
             .max_journaling_size(cfg.max_journal_bytes)
             .worker_threads(cfg.worker_threads)
             .open()?;
-        let memtable = cfg.write_buffer_bytes / 2;
-        let options = || KeyspaceCreateOptions::default().max_memtable_size(memtable);
-        let views = db.keyspace("views", options)?;
-        let objects = db.keyspace("objects", options)?;
+        let memtable = cfg.write_buffer_bytes;
+        let tree = db.keyspace("cache", || {
+            KeyspaceCreateOptions::default().max_memtable_size(memtable)
+        })?;
         perms::make_private(dir)?;
         let (durability, syncer) = match cfg.sync {
             SyncPolicy::EveryBatch => (PersistMode::SyncData, None),
@@ -69,11 +69,10 @@ impl Store {
                 (PersistMode::Buffer, Some(syncer))
             }
         };
-        let used = total_bytes(&views)?;
+        let used = total_bytes(&tree)?;
         Ok(Store {
             db,
-            views,
-            objects,
+            tree,
             writer: Mutex::new(Writer {
                 used,
                 full_logged: false,
@@ -118,20 +117,21 @@ impl Store {
         self.db.batch().durability(Some(self.durability))
     }
 
-    /// Commits `batch`; with the interval policy, the next sync covers it.
+    /// Commits `batch` (with the interval policy, the next sync covers it), then makes files the
+    /// engine created meanwhile private.
     pub(super) fn commit(&self, batch: OwnedWriteBatch) -> Result<(), StoreError> {
         batch.commit()?;
         if let Some(syncer) = &self.syncer {
             syncer.mark_dirty();
         }
-        Ok(())
+        perms::make_private(&self.dir)
     }
 }
 
 /// Sum of stored object bytes over all views (read once at open).
-fn total_bytes(views: &Keyspace) -> Result<u64, StoreError> {
+fn total_bytes(tree: &Keyspace) -> Result<u64, StoreError> {
     let mut sum = 0u64;
-    for guard in views.iter() {
+    for guard in tree.prefix(meta_key(&[])) {
         let (_, value) = guard.into_inner()?;
         sum = sum.saturating_add(ViewMeta::decode(&value)?.bytes);
     }

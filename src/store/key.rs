@@ -91,6 +91,33 @@ impl ViewKey {
     }
 }
 
+/// Tag of a view's metadata record: views and objects share one keyspace (and so one journal,
+/// which fjall can drop as soon as that one keyspace is flushed).
+const META_TAG: u8 = b'v';
+/// Tag of an object record.
+const OBJECT_TAG: u8 = b'o';
+
+/// Where the metadata of the view with key `view` (or, for a prefix, of views) is stored.
+pub fn meta_key(view: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(view.len() + 1);
+    out.push(META_TAG);
+    out.extend_from_slice(view);
+    out
+}
+
+/// The view a metadata record belongs to.
+pub fn view_of_meta_key(key: &[u8]) -> Option<ViewKey> {
+    ViewKey::decode(key.strip_prefix(&[META_TAG])?)
+}
+
+/// Prefix of every object record of the view with key `view`.
+pub fn objects_prefix(view: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(view.len() + 1);
+    out.push(OBJECT_TAG);
+    out.extend_from_slice(view);
+    out
+}
+
 /// Key prefix shared by every view of `component` on `gvr`.
 pub fn gvr_prefix(component: &str, gvr: &Gvr) -> Vec<u8> {
     let mut out = vec![KEY_FORMAT];
@@ -100,7 +127,7 @@ pub fn gvr_prefix(component: &str, gvr: &Gvr) -> Vec<u8> {
     out
 }
 
-/// Key of the object `namespace`/`name` inside the view whose key is `view`.
+/// Key of the object `namespace`/`name` under `view` (an [`objects_prefix`]).
 pub fn member_key(view: &[u8], namespace: &str, name: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(view.len() + 8 + namespace.len() + name.len());
     out.extend_from_slice(view);
@@ -109,7 +136,7 @@ pub fn member_key(view: &[u8], namespace: &str, name: &str) -> Vec<u8> {
     out
 }
 
-/// Namespace and name of an object key that starts with `view`.
+/// Namespace and name of an object key that starts with `view` (an [`objects_prefix`]).
 pub fn member_name(view: &[u8], key: &[u8]) -> Option<(String, String)> {
     let mut rest = key.strip_prefix(view)?;
     let namespace = take_field(&mut rest)?;

@@ -1,8 +1,9 @@
 //! Private files: the cache directory is 0700 and every file in it 0600, whatever the umask.
 //!
-//! fjall creates files with the process umask, so after opening, the whole tree is tightened.
-//! Files the engine creates later are inside the 0700 directory, out of other users' reach, and
-//! are tightened again at the next open.
+//! fjall creates files with the process umask, so the store tightens the whole tree at open and
+//! after every write (a stat per file; chmod only when a mode is wrong, so no extra inode writes).
+//! A file the engine's background worker creates between two writes is briefly umask-mode, but
+//! inside the 0700 directory, out of other users' reach.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -34,14 +35,19 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// Sets 0700 on every directory and 0600 on every file under `dir` (symlinks are left alone).
 pub fn make_private(dir: &Path) -> Result<(), StoreError> {
-    set_mode(dir, DIR_MODE)?;
+    let mode = fs::metadata(dir).map_err(io_err(dir))?.permissions().mode();
+    if mode & 0o777 != DIR_MODE {
+        set_mode(dir, DIR_MODE)?;
+    }
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
         let path = entry.path();
-        let kind = entry.file_type().map_err(io_err(&path))?;
-        if kind.is_dir() {
+        let Ok(meta) = entry.metadata() else {
+            continue; // removed by the engine meanwhile
+        };
+        if meta.is_dir() {
             make_private(&path)?;
-        } else if kind.is_file() {
+        } else if meta.is_file() && meta.permissions().mode() & 0o777 != FILE_MODE {
             set_mode(&path, FILE_MODE)?;
         }
     }

@@ -5,7 +5,7 @@
 use fjall::{Iter, Readable, Slice};
 
 use super::codec::{object_rv, OBJECT_HEADER};
-use super::key::{gvr_prefix, member_key, member_name};
+use super::key::{gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key};
 use super::{Gvr, Store, StoreError, ViewKey, ViewMeta};
 
 /// One stored object.
@@ -67,12 +67,13 @@ impl Store {
     pub fn scan(&self, view: &ViewKey) -> Result<Option<(ViewMeta, Objects)>, StoreError> {
         let key = view.encode();
         let snapshot = self.db.snapshot();
-        let Some(meta) = snapshot.get(&self.views, &key)? else {
+        let Some(meta) = snapshot.get(&self.tree, meta_key(&key))? else {
             return Ok(None);
         };
         let meta = ViewMeta::decode(&meta)?;
-        let iter = snapshot.prefix(&self.objects, &key);
-        Ok(Some((meta, Objects { view: key, iter })))
+        let view = objects_prefix(&key);
+        let iter = snapshot.prefix(&self.tree, &view);
+        Ok(Some((meta, Objects { view, iter })))
     }
 
     /// Like [`Store::scan`], with every object read into memory.
@@ -94,13 +95,16 @@ impl Store {
     ) -> Result<Option<StoredItem>, StoreError> {
         let snapshot = self.db.snapshot();
         let mut best: Option<StoredItem> = None;
-        for guard in snapshot.prefix(&self.views, gvr_prefix(component, gvr)) {
+        for guard in snapshot.prefix(&self.tree, meta_key(&gvr_prefix(component, gvr))) {
             let key = guard.key()?;
-            let view = ViewKey::decode(&key).ok_or_else(|| corrupt_view(&key))?;
+            let view = view_of_meta_key(&key).ok_or_else(|| corrupt_view(&key))?;
             if !view.may_hold(namespace, name) {
                 continue;
             }
-            let Some(value) = snapshot.get(&self.objects, member_key(&key, namespace, name))?
+            let Some(value) = snapshot.get(
+                &self.tree,
+                member_key(&objects_prefix(&view.encode()), namespace, name),
+            )?
             else {
                 continue;
             };
@@ -131,9 +135,9 @@ impl Store {
 
     fn views_with_prefix(&self, prefix: &[u8]) -> Result<Vec<(ViewKey, ViewMeta)>, StoreError> {
         let mut out = Vec::new();
-        for guard in self.views.prefix(prefix) {
+        for guard in self.tree.prefix(meta_key(prefix)) {
             let (key, value) = guard.into_inner()?;
-            let view = ViewKey::decode(&key).ok_or_else(|| corrupt_view(&key))?;
+            let view = view_of_meta_key(&key).ok_or_else(|| corrupt_view(&key))?;
             out.push((view, ViewMeta::decode(&value)?));
         }
         Ok(out)

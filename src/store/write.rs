@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::apply::{self, ApplyStats, Change, Event, Item};
 use super::codec::{encode_object, object_rv, OBJECT_HEADER};
 use super::db::{unix_now, Writer};
-use super::key::{member_key, member_name, MAX_KEY_BYTES};
+use super::key::{member_key, member_name, meta_key, objects_prefix, MAX_KEY_BYTES};
 use super::{Encoding, Store, StoreError, ViewKey, ViewMeta};
 
 /// What the caller knows about a LIST (or, for [`Store::put_object`], about the one object).
@@ -62,6 +62,7 @@ impl Store {
         items: &[Item<'_>],
     ) -> Result<Committed, StoreError> {
         let key = checked_key(view)?;
+        let objs = objects_prefix(&key);
         let mut w = self.lock();
         let old = self.meta_of(&key)?;
         if let Some(old) = old
@@ -72,16 +73,16 @@ impl Store {
                 current: old.resource_version,
             });
         }
-        let new = newest_per_object(view, &key, items)?;
+        let new = newest_per_object(view, &objs, items)?;
         let bytes: u64 = new.values().map(|i| i.bytes.len() as u64).sum();
         let old_bytes = old.as_ref().map_or(0, |o| o.bytes);
         self.admit(&mut w, old_bytes, bytes)?;
         let mut batch = self.batch();
         let mut unchanged = BTreeSet::new();
-        for guard in self.objects.prefix(&key) {
+        for guard in self.tree.prefix(&objs) {
             let (k, v) = guard.into_inner()?;
             match new.get(&*k) {
-                None => batch.remove(&self.objects, k),
+                None => batch.remove(&self.tree, k),
                 Some(i) if same_object(&v, i)? => {
                     unchanged.insert(k);
                 }
@@ -93,7 +94,7 @@ impl Store {
             .filter(|(k, _)| !unchanged.contains(k.as_slice()))
         {
             batch.insert(
-                &self.objects,
+                &self.tree,
                 k.as_slice(),
                 encode_object(i.resource_version, i.bytes),
             );
@@ -109,7 +110,7 @@ impl Store {
             committed_at: now,
             updated_at: now,
         };
-        batch.insert(&self.views, key.as_slice(), stored.encode());
+        batch.insert(&self.tree, meta_key(&key), stored.encode());
         log::debug!(
             "cache: committing {} objects, {} unchanged",
             new.len(),
@@ -146,6 +147,7 @@ impl Store {
     /// so the view stays a state the upstream really had.
     pub fn apply(&self, view: &ViewKey, events: &[Event<'_>]) -> Result<Applied, StoreError> {
         let key = checked_key(view)?;
+        let objs = objects_prefix(&key);
         let mut w = self.lock();
         let Some(meta) = self.meta_of(&key)? else {
             return Ok(Applied::NotCached);
@@ -154,7 +156,7 @@ impl Store {
             return Err(self.full(&mut w, 0));
         }
         let plan = apply::plan(view, &meta, events, |ns, name| {
-            self.object_state(&key, ns, name)
+            self.object_state(&objs, ns, name)
         })?;
         if plan.changes.is_empty() && plan.meta.resource_version == meta.resource_version {
             return Ok(Applied::Updated(plan.stats));
@@ -165,19 +167,17 @@ impl Store {
         }
         let mut batch = self.batch();
         for ((ns, name), change) in &plan.changes {
-            let k = member_key(&key, ns, name);
+            let k = member_key(&objs, ns, name);
             match change {
-                Change::Put { rv, bytes } => {
-                    batch.insert(&self.objects, k, encode_object(*rv, bytes))
-                }
-                Change::Delete => batch.remove(&self.objects, k),
+                Change::Put { rv, bytes } => batch.insert(&self.tree, k, encode_object(*rv, bytes)),
+                Change::Delete => batch.remove(&self.tree, k),
             }
         }
         let stored = ViewMeta {
             updated_at: unix_now(),
             ..plan.meta
         };
-        batch.insert(&self.views, key.as_slice(), stored.encode());
+        batch.insert(&self.tree, meta_key(&key), stored.encode());
         self.commit(batch)?;
         self.account(&mut w, meta.bytes, stored.bytes);
         Ok(Applied::Updated(plan.stats))
@@ -207,6 +207,7 @@ impl Store {
         whole: bool,
     ) -> Result<Option<usize>, StoreError> {
         let key = checked_key(view)?;
+        let objs = objects_prefix(&key);
         let mut w = self.lock();
         let Some(mut meta) = self.meta_of(&key)? else {
             return Ok(None);
@@ -214,23 +215,23 @@ impl Store {
         let old_bytes = meta.bytes;
         let mut batch = self.batch();
         let mut removed = 0;
-        for guard in self.objects.prefix(&key) {
+        for guard in self.tree.prefix(&objs) {
             let (k, v) = guard.into_inner()?;
-            let (ns, name) = member_name(&key, &k).ok_or_else(|| corrupt_key(&k))?;
+            let (ns, name) = member_name(&objs, &k).ok_or_else(|| corrupt_key(&k))?;
             if !keep(&ns, &name) {
-                batch.remove(&self.objects, k);
+                batch.remove(&self.tree, k);
                 removed += 1;
                 meta.count = meta.count.saturating_sub(1);
                 meta.bytes = meta.bytes.saturating_sub(object_len(&v));
             }
         }
         if whole {
-            batch.remove(&self.views, key.as_slice());
+            batch.remove(&self.tree, meta_key(&key));
             w.refused.remove(&key);
             meta.bytes = 0;
         } else {
             meta.updated_at = unix_now();
-            batch.insert(&self.views, key.as_slice(), meta.encode());
+            batch.insert(&self.tree, meta_key(&key), meta.encode());
         }
         self.commit(batch)?;
         self.account(&mut w, old_bytes, meta.bytes);
@@ -239,7 +240,7 @@ impl Store {
 
     /// The stored metadata of the view with key `key`.
     pub(super) fn meta_of(&self, key: &[u8]) -> Result<Option<ViewMeta>, StoreError> {
-        match self.views.get(key)? {
+        match self.tree.get(meta_key(key))? {
             Some(v) => ViewMeta::decode(&v).map(Some),
             None => Ok(None),
         }
@@ -248,12 +249,12 @@ impl Store {
     /// resourceVersion and size of one stored object of the view `key`.
     fn object_state(
         &self,
-        key: &[u8],
+        objs: &[u8],
         ns: &str,
         name: &str,
     ) -> Result<Option<(u64, u64)>, StoreError> {
-        let k = checked_member(key, ns, name)?;
-        match self.objects.get(k)? {
+        let k = checked_member(objs, ns, name)?;
+        match self.tree.get(k)? {
             Some(v) => Ok(Some((object_rv(&v)?, object_len(&v)))),
             None => Ok(None),
         }
@@ -299,7 +300,7 @@ impl Store {
 /// The view's key, refused if no object key under it could fit the engine's limit.
 fn checked_key(view: &ViewKey) -> Result<Vec<u8>, StoreError> {
     let key = view.encode();
-    if key.len() + 8 >= MAX_KEY_BYTES {
+    if key.len() + 9 >= MAX_KEY_BYTES {
         return Err(StoreError::Invalid(format!(
             "view key of {} bytes",
             key.len()
