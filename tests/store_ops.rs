@@ -464,3 +464,46 @@ fn interval_sync_keeps_data_across_reopen() {
     let store = Store::open(&dir.0, &cfg).expect("reopen");
     assert_eq!(contents(&store, &v), vec![row("a", 2, b"a2")]);
 }
+
+#[test]
+fn a_20_mib_object_round_trips() {
+    let dir = TempDir::new("big");
+    let store = open(&dir.0);
+    let v = view("kubelet", "", "");
+    let big: Vec<u8> = (0..20 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    store
+        .commit_list(&v, &meta(1), &[item("huge", 1, &big)])
+        .expect("commit");
+    drop(store);
+    let store = open(&dir.0);
+    let (m, items) = store.list(&v).expect("list").expect("cached");
+    assert_eq!((m.bytes, items.len()), (big.len() as u64, 1));
+    assert!(
+        items[0].bytes() == big.as_slice(),
+        "20 MiB object changed on the way"
+    );
+}
+
+#[test]
+fn keys_too_long_to_store_are_refused_not_truncated() {
+    let dir = TempDir::new("longkey");
+    let store = open(&dir.0);
+    let v = view(
+        "kubelet",
+        "",
+        &format!("metadata.name={}", "x".repeat(20_000)),
+    );
+    let r = store.commit_list(&v, &meta(1), &[item("a", 1, b"a")]);
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert!(store.list(&v).expect("list").is_none());
+    let ok = view("kubelet", "", "");
+    let long_name = "n".repeat(17_000);
+    let r = store.commit_list(&ok, &meta(1), &[item(&long_name, 1, b"a")]);
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert!(store.list(&ok).expect("list").is_none());
+    let gvr = Gvr::new("", "v1", "pods");
+    assert!(store
+        .get("kubelet", &gvr, "ns", &long_name)
+        .expect("get")
+        .is_none());
+}

@@ -10,8 +10,9 @@ use super::selector;
 
 /// First byte of every key; a different layout gets a different tag.
 const KEY_FORMAT: u8 = 1;
-/// fjall's limit on the length of one key.
-pub(crate) const MAX_KEY_BYTES: usize = 65_536;
+/// Longest key the store writes. fjall's own bound is u16::MAX, and every object key repeats its
+/// view's key, so views with selectors longer than this are refused as not cacheable.
+pub(crate) const MAX_KEY_BYTES: usize = 16 * 1024;
 
 /// Group, version and resource of a Kubernetes API collection (group `""` = the core group).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

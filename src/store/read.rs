@@ -5,7 +5,9 @@
 use fjall::{Iter, Readable, Slice};
 
 use super::codec::{object_rv, OBJECT_HEADER};
-use super::key::{gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key};
+use super::key::{
+    gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key, MAX_KEY_BYTES,
+};
 use super::{Gvr, Store, StoreError, ViewKey, ViewMeta};
 
 /// One stored object.
@@ -66,6 +68,9 @@ impl Store {
     /// offline LIST streams. `None` if the view was never cached.
     pub fn scan(&self, view: &ViewKey) -> Result<Option<(ViewMeta, Objects)>, StoreError> {
         let key = view.encode();
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(None); // never stored: writes refuse such keys
+        }
         let snapshot = self.db.snapshot();
         let Some(meta) = snapshot.get(&self.tree, meta_key(&key))? else {
             return Ok(None);
@@ -101,11 +106,11 @@ impl Store {
             if !view.may_hold(namespace, name) {
                 continue;
             }
-            let Some(value) = snapshot.get(
-                &self.tree,
-                member_key(&objects_prefix(&view.encode()), namespace, name),
-            )?
-            else {
+            let object = member_key(&objects_prefix(&view.encode()), namespace, name);
+            if object.len() > MAX_KEY_BYTES {
+                continue;
+            }
+            let Some(value) = snapshot.get(&self.tree, object)? else {
                 continue;
             };
             let found = item(namespace.into(), name.into(), value)?;
@@ -124,7 +129,8 @@ impl Store {
         self.views_with_prefix(&[])
     }
 
-    /// The views of `component` on `gvr`: where to look for a broader view to filter offline.
+    /// The views of `component` on `gvr` (GETs' own views included, `name` set): where to look
+    /// for a broader view to filter offline.
     pub fn views_for(
         &self,
         component: &str,
