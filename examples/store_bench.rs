@@ -139,14 +139,16 @@ fn run(dir: &Path) -> Res<Vec<(String, String)>> {
             format!("{} / {}", ms(p50), ms(p99)),
         ));
     }
-    let (per_event, events) = event_bytes(&store, &small)?;
-    rows.push((
-        format!("bytes written per watch event (2 KiB object, {events} events, one sync each)"),
-        format!(
-            "{per_event} B ({:.2}x the object)",
-            per_event as f64 / OBJECT_BYTES as f64
-        ),
-    ));
+    for burst in [1, 10] {
+        let per_event = event_bytes(&store, &small, burst)?;
+        let ratio = per_event as f64 / OBJECT_BYTES as f64;
+        rows.push((
+            format!(
+                "bytes written per watch event (2 KiB object, bursts of {burst}, one sync each)"
+            ),
+            format!("{per_event} B ({ratio:.2}x the object)"),
+        ));
+    }
     rows.push((
         "cache on disk after all that".into(),
         format!("{:.1} MiB", store.disk_bytes()? as f64 / 1048576.0),
@@ -173,31 +175,44 @@ fn time_list(store: &Store, v: &ViewKey, expect: usize) -> Res<Duration> {
     Ok(elapsed)
 }
 
-/// Applies single MODIFIED events (one batch, one sync each) and divides the bytes the process
-/// wrote to disk (/proc/self/io write_bytes, flushes and compactions included) by their count.
-fn event_bytes(store: &Store, v: &ViewKey) -> Res<(u64, u64)> {
+/// Applies MODIFIED events in bursts (one batch, one sync each) and divides the bytes the
+/// process wrote to disk (/proc/self/io write_bytes, flushes and compactions included) by their
+/// count.
+fn event_bytes(store: &Store, v: &ViewKey, burst: u64) -> Res<u64> {
     const EVENTS: u64 = 4_000;
+    let rv0 = store.list(v)?.ok_or("view missing")?.0.resource_version + 1;
     let before = proc_field("/proc/self/io", "write_bytes:");
-    for i in 0..EVENTS {
-        let name = format!("pod-{:05}", i % 1_000);
-        let bytes = pod_bytes(&name, 10 + i);
-        let item = Item {
-            namespace: "default",
-            name: &name,
-            resource_version: 10 + i,
-            bytes: &bytes,
-        };
-        store.apply(v, &[Event::Put(item)])?;
+    for first in (0..EVENTS).step_by(burst as usize) {
+        let objects: Vec<(String, Vec<u8>)> = (first..first + burst)
+            .map(|i| {
+                let name = format!("pod-{:05}", i % 1_000);
+                let bytes = pod_bytes(&name, rv0 + i);
+                (name, bytes)
+            })
+            .collect();
+        let events: Vec<Event> = objects
+            .iter()
+            .zip(first..)
+            .map(|((name, bytes), i)| {
+                Event::Put(Item {
+                    namespace: "default",
+                    name,
+                    resource_version: rv0 + i,
+                    bytes,
+                })
+            })
+            .collect();
+        store.apply(v, &events)?;
     }
     std::thread::sleep(Duration::from_secs(2)); // let background flushes land
     let after = proc_field("/proc/self/io", "write_bytes:");
-    Ok((after.saturating_sub(before) / EVENTS, EVENTS))
+    Ok(after.saturating_sub(before) / EVENTS)
 }
 
 /// Runs `--cold` in fresh processes and reports medians.
 fn cold_starts(dir: &Path) -> Res<Vec<(String, String)>> {
     let exe = std::env::current_exe()?;
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 4];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 5];
     for _ in 0..RUNS {
         let out = Command::new(&exe).arg("--cold").arg(dir).output()?;
         let text = String::from_utf8(out.stdout)?;
@@ -205,7 +220,7 @@ fn cold_starts(dir: &Path) -> Res<Vec<(String, String)>> {
             .split_whitespace()
             .filter_map(|v| v.parse().ok())
             .collect();
-        if values.len() != 4 {
+        if values.len() != 5 {
             return Err(format!(
                 "--cold said {text:?} {}",
                 String::from_utf8_lossy(&out.stderr)
@@ -231,6 +246,10 @@ fn cold_starts(dir: &Path) -> Res<Vec<(String, String)>> {
             format!("{:.1} ms", med(1)),
         ),
         (
+            "RSS after open, p50".into(),
+            format!("{:.1} MiB", med(4) / 1024.0),
+        ),
+        (
             "RSS after open + LIST of 10,000 objects (streamed), p50".into(),
             format!("{:.1} MiB", med(2) / 1024.0),
         ),
@@ -241,7 +260,8 @@ fn cold_starts(dir: &Path) -> Res<Vec<(String, String)>> {
     ])
 }
 
-/// Child: open, first list, full scan; prints `open_ms first_list_ms rss_kib journal_bytes`.
+/// Child: open, first list, full scan; prints `open_ms first_list_ms rss_kib journal_bytes
+/// rss_after_open_kib`.
 fn cold_start(dir: &Path) -> Res<()> {
     let journal: u64 = std::fs::read_dir(dir)?
         .flatten()
@@ -252,11 +272,16 @@ fn cold_start(dir: &Path) -> Res<()> {
     let t = Instant::now();
     let store = Store::open(dir, &StoreConfig::default())?;
     let opened = t.elapsed();
+    let rss_open = proc_field("/proc/self/status", "VmRSS:");
     time_list(&store, &view("size=1k"), 1_000)?;
     let listed = t.elapsed();
     time_list(&store, &view("size=10k"), 10_000)?;
     let rss = proc_field("/proc/self/status", "VmRSS:");
     let f = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("{:.2} {:.2} {rss} {journal}", f(opened), f(listed));
+    println!(
+        "{:.2} {:.2} {rss} {journal} {rss_open}",
+        f(opened),
+        f(listed)
+    );
     Ok(())
 }
