@@ -507,3 +507,40 @@ fn keys_too_long_to_store_are_refused_not_truncated() {
         .expect("get")
         .is_none());
 }
+
+#[test]
+fn the_store_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Store>();
+    let dir = TempDir::new("threads");
+    let store = std::sync::Arc::new(open(&dir.0));
+    let v = view("kubelet", "", "");
+    store
+        .commit_list(&v, &meta(1), &[item("a", 1, b"a")])
+        .expect("commit");
+    let writers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (store, v) = (std::sync::Arc::clone(&store), v.clone());
+            std::thread::spawn(move || {
+                for i in 0..50u64 {
+                    let rv = 2 + i * 4 + t;
+                    let name = format!("t{t}");
+                    let ev = Event::Put(Item {
+                        namespace: "ns",
+                        name: &name,
+                        resource_version: rv,
+                        bytes: b"x",
+                    });
+                    store.apply(&v, &[ev]).expect("apply");
+                    let (m, items) = store.list(&v).expect("list").expect("cached");
+                    assert_eq!(m.count, items.len() as u64, "a reader saw half a batch");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("writer thread");
+    }
+    let (m, items) = store.list(&v).expect("list").expect("cached");
+    assert_eq!((items.len(), m.resource_version), (5, 2 + 49 * 4 + 3));
+}
