@@ -20,6 +20,8 @@ pub mod edge;
 pub mod hub;
 #[cfg(feature = "edge")]
 pub mod net;
+#[cfg(feature = "edge")]
+pub mod store;
 
 #[cfg(feature = "sandbox")]
 pub mod apidouble;

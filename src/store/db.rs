@@ -1,0 +1,146 @@
+//! The store handle: one fjall database with one keyspace, opened small and private.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
+
+use super::key::meta_key;
+use super::sync::Syncer;
+use super::{perms, StoreConfig, StoreError, SyncPolicy, ViewMeta};
+
+/// The hub cache on disk: views and their objects, written atomically, read from snapshots.
+///
+/// All methods take `&self`; writes are serialised inside (each is a read-check-write of one
+/// view), reads never wait for writes. Share it with `Arc`.
+pub struct Store {
+    pub(super) db: Database,
+    /// The one keyspace: `v` + view key → [`ViewMeta`]; `o` + view key + namespace + name →
+    /// resourceVersion + object bytes (`key.rs`).
+    pub(super) tree: Keyspace,
+    pub(super) writer: Mutex<Writer>,
+    pub(super) limit: u64,
+    durability: PersistMode,
+    // Declared last: dropped after the keyspaces, so its final sync sees every write.
+    syncer: Option<Syncer>,
+    dir: PathBuf,
+}
+
+/// State of the single writer.
+pub(super) struct Writer {
+    /// Sum of [`ViewMeta::bytes`] over all views.
+    pub used: u64,
+    /// Whether the "cache full" line was logged since the store last had room.
+    pub full_logged: bool,
+    /// Views whose watch events were refused for lack of room: later events would build on a
+    /// state the store never held, so they are refused until the next full snapshot.
+    pub refused: HashSet<Vec<u8>>,
+}
+
+impl Store {
+    /// Opens (or creates) the cache in `dir`: the directory becomes 0700 and its files 0600.
+    ///
+    /// Fails with [`StoreError::Engine`] if another process holds the cache open.
+    pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, StoreError> {
+        cfg.validate()?;
+        perms::create_private_dir(dir)?;
+        let db = Database::builder(dir)
+            .cache_size(cfg.block_cache_bytes)
+            .max_journaling_size(cfg.max_journal_bytes)
+            .worker_threads(cfg.worker_threads)
+            .open()?;
+        let memtable = cfg.write_buffer_bytes;
+        let tree = db.keyspace("cache", || {
+            KeyspaceCreateOptions::default().max_memtable_size(memtable)
+        })?;
+        perms::make_private(dir)?;
+        let (durability, syncer) = match cfg.sync {
+            SyncPolicy::EveryBatch => (PersistMode::SyncData, None),
+            SyncPolicy::IntervalMs(ms) => {
+                let syncer =
+                    Syncer::start(db.clone(), Duration::from_millis(ms)).map_err(|source| {
+                        StoreError::Io {
+                            path: dir.to_path_buf(),
+                            source,
+                        }
+                    })?;
+                (PersistMode::Buffer, Some(syncer))
+            }
+        };
+        let used = total_bytes(&tree)?;
+        Ok(Store {
+            db,
+            tree,
+            writer: Mutex::new(Writer {
+                used,
+                full_logged: false,
+                refused: HashSet::new(),
+            }),
+            limit: cfg.max_cache_bytes,
+            durability,
+            syncer,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes of stored objects (what `max_cache_bytes` limits).
+    pub fn used_bytes(&self) -> u64 {
+        self.lock().used
+    }
+
+    /// Bytes the cache takes on disk now (journal and tables; lags behind writes until flushed).
+    pub fn disk_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.db.disk_space()?)
+    }
+
+    /// Syncs the journal now, whatever the policy.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        Ok(self.db.persist(PersistMode::SyncData)?)
+    }
+
+    /// The writer lock. A panic while holding it leaves only counters behind, which stay usable.
+    pub(super) fn lock(&self) -> MutexGuard<'_, Writer> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A batch that is journaled (and synced, per policy) when committed.
+    pub(super) fn batch(&self) -> OwnedWriteBatch {
+        self.db.batch().durability(Some(self.durability))
+    }
+
+    /// Commits `batch` (with the interval policy, the next sync covers it), then makes files the
+    /// engine created meanwhile private.
+    pub(super) fn commit(&self, batch: OwnedWriteBatch) -> Result<(), StoreError> {
+        batch.commit()?;
+        if let Some(syncer) = &self.syncer {
+            syncer.mark_dirty();
+        }
+        perms::make_private(&self.dir)
+    }
+}
+
+/// Sum of stored object bytes over all views (read once at open).
+fn total_bytes(tree: &Keyspace) -> Result<u64, StoreError> {
+    let mut sum = 0u64;
+    for guard in tree.prefix(meta_key(&[])) {
+        let (_, value) = guard.into_inner()?;
+        sum = sum.saturating_add(ViewMeta::decode(&value)?.bytes);
+    }
+    Ok(sum)
+}
+
+/// Now, in unix seconds (0 if the clock is before 1970).
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

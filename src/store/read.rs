@@ -1,0 +1,155 @@
+//! Reads: a view's objects from one snapshot, a single object across views, the list of views.
+//!
+//! Reads never take the writer lock; each sees one committed state, never half a batch.
+
+use fjall::{Iter, Readable, Slice};
+
+use super::codec::{object_rv, OBJECT_HEADER};
+use super::key::{
+    gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key, MAX_KEY_BYTES,
+};
+use super::{Gvr, Store, StoreError, ViewKey, ViewMeta};
+
+/// One stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    /// `metadata.namespace` (`""` for cluster-scoped objects).
+    pub namespace: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.resourceVersion`.
+    pub resource_version: u64,
+    value: Slice,
+}
+
+impl StoredItem {
+    /// The object exactly as the upstream sent it, in its view's encoding.
+    pub fn bytes(&self) -> &[u8] {
+        self.value.get(OBJECT_HEADER..).unwrap_or_default()
+    }
+}
+
+/// The objects of one view, read lazily from one snapshot, ordered by namespace then name.
+pub struct Objects {
+    view: Vec<u8>,
+    iter: Iter,
+}
+
+impl Iterator for Objects {
+    type Item = Result<StoredItem, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let guard = self.iter.next()?;
+        Some(
+            guard
+                .into_inner()
+                .map_err(StoreError::from)
+                .and_then(|(k, v)| {
+                    let (namespace, name) = member_name(&self.view, &k).ok_or_else(|| {
+                        StoreError::Corrupt(format!("object key of {} bytes", k.len()))
+                    })?;
+                    item(namespace, name, v)
+                }),
+        )
+    }
+}
+
+fn item(namespace: String, name: String, value: Slice) -> Result<StoredItem, StoreError> {
+    Ok(StoredItem {
+        namespace,
+        name,
+        resource_version: object_rv(&value)?,
+        value,
+    })
+}
+
+impl Store {
+    /// The view's metadata and a lazy iterator over its objects, both from one snapshot: what an
+    /// offline LIST streams. `None` if the view was never cached.
+    pub fn scan(&self, view: &ViewKey) -> Result<Option<(ViewMeta, Objects)>, StoreError> {
+        let key = view.encode();
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(None); // never stored: writes refuse such keys
+        }
+        let snapshot = self.db.snapshot();
+        let Some(meta) = snapshot.get(&self.tree, meta_key(&key))? else {
+            return Ok(None);
+        };
+        let meta = ViewMeta::decode(&meta)?;
+        let view = objects_prefix(&key);
+        let iter = snapshot.prefix(&self.tree, &view);
+        Ok(Some((meta, Objects { view, iter })))
+    }
+
+    /// Like [`Store::scan`], with every object read into memory.
+    pub fn list(&self, view: &ViewKey) -> Result<Option<(ViewMeta, Vec<StoredItem>)>, StoreError> {
+        match self.scan(view)? {
+            Some((meta, objects)) => Ok(Some((meta, objects.collect::<Result<_, _>>()?))),
+            None => Ok(None),
+        }
+    }
+
+    /// One object of `component`, from any of its views of `gvr` that holds it (a GET's own view,
+    /// a LIST's); the highest resourceVersion wins. Never looks at another component's views.
+    pub fn get(
+        &self,
+        component: &str,
+        gvr: &Gvr,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<StoredItem>, StoreError> {
+        let snapshot = self.db.snapshot();
+        let mut best: Option<StoredItem> = None;
+        for guard in snapshot.prefix(&self.tree, meta_key(&gvr_prefix(component, gvr))) {
+            let key = guard.key()?;
+            let view = view_of_meta_key(&key).ok_or_else(|| corrupt_view(&key))?;
+            if !view.may_hold(namespace, name) {
+                continue;
+            }
+            let object = member_key(&objects_prefix(&view.encode()), namespace, name);
+            if object.len() > MAX_KEY_BYTES {
+                continue;
+            }
+            let Some(value) = snapshot.get(&self.tree, object)? else {
+                continue;
+            };
+            let found = item(namespace.into(), name.into(), value)?;
+            if best
+                .as_ref()
+                .is_none_or(|b| found.resource_version > b.resource_version)
+            {
+                best = Some(found);
+            }
+        }
+        Ok(best)
+    }
+
+    /// Every cached view with its metadata, in key order (for `GET /v1/cache`, `yurt hub cache ls`).
+    pub fn views(&self) -> Result<Vec<(ViewKey, ViewMeta)>, StoreError> {
+        self.views_with_prefix(&[])
+    }
+
+    /// The views of `component` on `gvr` (GETs' own views included, `name` set): where to look
+    /// for a broader view to filter offline.
+    pub fn views_for(
+        &self,
+        component: &str,
+        gvr: &Gvr,
+    ) -> Result<Vec<(ViewKey, ViewMeta)>, StoreError> {
+        self.views_with_prefix(&gvr_prefix(component, gvr))
+    }
+
+    fn views_with_prefix(&self, prefix: &[u8]) -> Result<Vec<(ViewKey, ViewMeta)>, StoreError> {
+        let mut out = Vec::new();
+        for guard in self.tree.prefix(meta_key(prefix)) {
+            let (key, value) = guard.into_inner()?;
+            let view = view_of_meta_key(&key).ok_or_else(|| corrupt_view(&key))?;
+            out.push((view, ViewMeta::decode(&value)?));
+        }
+        Ok(out)
+    }
+}
+
+fn corrupt_view(key: &[u8]) -> StoreError {
+    StoreError::Corrupt(format!("view key of {} bytes", key.len()))
+}

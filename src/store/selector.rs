@@ -1,0 +1,143 @@
+//! Canonical form of label and field selectors, so equal selectors name one view.
+//!
+//! Only rewrites that cannot change meaning: whitespace around tokens goes, terms are sorted
+//! and deduplicated (terms are ANDed), `==` becomes `=`, values of `in`/`notin` sets are sorted.
+//! Backslash escapes (field selectors) and parentheses are respected when splitting.
+//! Anything not understood is kept as written, so two different selectors never merge.
+
+/// The canonical form of `selector` (a label or a field selector).
+pub fn normalize(selector: &str) -> String {
+    let mut terms: Vec<String> = split_top(selector, ',')
+        .into_iter()
+        .map(|t| term(t.trim()))
+        .filter(|t| !t.is_empty())
+        .collect();
+    terms.sort();
+    terms.dedup();
+    terms.join(",")
+}
+
+/// One term: `k=v`, `k!=v`, `k in (a,b)`, `k`, `!k`.
+fn term(t: &str) -> String {
+    if let Some(open) = find_top(t, |c| c == '(') {
+        return set_term(t, open);
+    }
+    if let Some((key, op, value)) = split_op(t) {
+        return format!("{}{op}{}", key.trim(), value.trim());
+    }
+    match t.strip_prefix('!') {
+        Some(key) => format!("!{}", key.trim()),
+        None => t.to_string(),
+    }
+}
+
+/// `key op (v1, v2)` with sorted, deduplicated values; kept as written when malformed.
+fn set_term(t: &str, open: usize) -> String {
+    let head: Vec<&str> = t[..open].split_whitespace().collect();
+    let inner = t[open + 1..].trim_end().strip_suffix(')');
+    match (head.as_slice(), inner) {
+        ([key, op], Some(inner)) if !inner.contains(['(', ')']) => {
+            let mut values: Vec<&str> = split_top(inner, ',')
+                .into_iter()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            format!("{key} {op} ({})", values.join(","))
+        }
+        _ => t.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// Splits `k!=v`, `k==v`, `k=v` at the first unescaped `=`; `==` is reported as `=`.
+fn split_op(t: &str) -> Option<(&str, &'static str, &str)> {
+    let eq = find_top(t, |c| c == '=')?;
+    let (left, right) = (&t[..eq], &t[eq + 1..]);
+    if let Some(key) = left.strip_suffix('!') {
+        return Some((key, "!=", right));
+    }
+    Some((left, "=", right.strip_prefix('=').unwrap_or(right)))
+}
+
+/// Parts of `s` between `sep`s that are neither escaped nor inside parentheses.
+fn split_top(s: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while let Some(at) = find_top(rest, |c| c == sep) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + sep.len_utf8()..];
+    }
+    parts.push(rest);
+    parts
+}
+
+/// Byte offset of the first char matching `want` that is not escaped by `\` and, unless it is
+/// a parenthesis itself, not inside parentheses.
+fn find_top(s: &str, want: impl Fn(char) -> bool) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for (at, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        if want(c) && (depth == 0 || c == '(') {
+            return Some(at);
+        }
+        match c {
+            '\\' => escaped = true,
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn order_space_and_duplicates_do_not_matter() {
+        assert_eq!(normalize("b=2,a=1"), "a=1,b=2");
+        assert_eq!(normalize(" a = 1 ,, b==2 ,a=1"), "a=1,b=2");
+        assert_eq!(normalize("spec.nodeName=n1"), "spec.nodeName=n1");
+        assert_eq!(normalize(""), "");
+        assert_eq!(normalize("  "), "");
+    }
+
+    #[test]
+    fn operators_stay_distinct() {
+        assert_eq!(normalize("a != 1"), "a!=1");
+        assert_ne!(normalize("a!=1"), normalize("a=1"));
+        assert_eq!(normalize("! a"), "!a");
+        assert_ne!(normalize("!a"), normalize("a"));
+    }
+
+    #[test]
+    fn sets_keep_their_commas() {
+        assert_eq!(
+            normalize("tier=fe, env in (prod, dev)"),
+            "env in (dev,prod),tier=fe"
+        );
+        assert_eq!(normalize("env notin (b,a,a)"), "env notin (a,b)");
+        assert_ne!(normalize("x in (a)"), normalize("x notin (a)"));
+        assert_ne!(normalize("x notin (a)"), normalize("xnot in (a)"));
+    }
+
+    #[test]
+    fn escapes_are_not_separators() {
+        assert_eq!(normalize(r"metadata.name=a\,b"), r"metadata.name=a\,b");
+        assert_ne!(normalize(r"k=a\,b"), normalize("k=a,b"));
+        assert_eq!(normalize(r"k=a\=b"), r"k=a\=b");
+    }
+
+    #[test]
+    fn malformed_input_is_kept_not_merged() {
+        assert_eq!(normalize("env in (a"), "env in (a");
+        assert_ne!(normalize("env in (a"), normalize("env in (a)"));
+        assert_eq!(normalize("a in (x) (y)"), "a in (x) (y)");
+    }
+}
