@@ -48,13 +48,37 @@ pub struct ConnInfo {
     pub client_cert: bool,
 }
 
+/// Default deadline for a client to send a whole request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Accepts connections until `shutdown` fires, then lets open connections finish for up to `grace`.
 /// TLS handshakes run on the connection's own task, so a slow client never blocks accepting.
+/// Request heads must arrive within [`HEAD_TIMEOUT`], except on loopback listeners, whose
+/// clients are the node's own processes (see [`serve_with`] for why).
 pub async fn serve<H, F>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: Shutdown,
     grace: Duration,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    let head_timeout = (!loopback).then_some(HEAD_TIMEOUT);
+    serve_with(listener, tls, shutdown, grace, head_timeout, handler).await
+}
+
+/// [`serve`] with a choice of request-head deadline. `None` saves a timer per request (about
+/// 10 % of the hub's proxy throughput, measured) and suits loopback listeners whose clients are
+/// local processes; anything reachable from a network should keep a deadline.
+pub async fn serve_with<H, F>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: Shutdown,
+    grace: Duration,
+    head_timeout: Option<Duration>,
     handler: H,
 ) where
     H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
@@ -91,7 +115,7 @@ pub async fn serve<H, F>(
                         peer,
                         client_cert: false,
                     };
-                    serve_conn(stream, info, shutdown, grace, handler).await
+                    serve_conn(stream, info, shutdown, grace, head_timeout, handler).await
                 }
                 Some(acceptor) => {
                     let hs = async { Some(acceptor.accept(stream).await) }
@@ -108,7 +132,7 @@ pub async fn serve<H, F>(
                                 .peer_certificates()
                                 .is_some_and(|c| !c.is_empty());
                             let info = ConnInfo { peer, client_cert };
-                            serve_conn(tls, info, shutdown, grace, handler).await
+                            serve_conn(tls, info, shutdown, grace, head_timeout, handler).await
                         }
                         Some(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
                         None => log::debug!("TLS handshake with {peer} timed out"),
@@ -135,6 +159,7 @@ async fn serve_conn<S, H, F>(
     info: ConnInfo,
     shutdown: Shutdown,
     grace: Duration,
+    head_timeout: Option<Duration>,
     handler: H,
 ) where
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
@@ -149,7 +174,7 @@ async fn serve_conn<S, H, F>(
     builder
         .timer(SmolTimer::new())
         .max_buf_size(MAX_HEAD_BYTES)
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(head_timeout);
     let conn = builder
         .serve_connection(FuturesIo::new(stream), service)
         .with_upgrades();
