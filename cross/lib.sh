@@ -59,6 +59,34 @@ read_target_env() {
   done < "$file"
 }
 
+# Installs what target $1 needs and exports the per-target cargo/cc-rs environment: CC_<t>, AR_<t>,
+# CARGO_TARGET_<T>_LINKER, CARGO_TARGET_<T>_RUSTFLAGS (+ `-C target-cpu=$2` when given) and
+# CARGO_TARGET_DIR=target/cross/<triple>[-<cpu>] (YURT_CROSS_TARGET_DIR overrides). Sets TARGET_* from
+# targets/<triple>.env. YURT_SKIP_INSTALL=1 installs nothing.
+setup_target_env() {
+  local triple="$1" cpu="${2:-}" envfile tu tl rustflags f supported=""
+  envfile="$YURT_ROOT/targets/$triple.env"
+  if [ ! -f "$envfile" ]; then
+    for f in "$YURT_ROOT"/targets/*.env; do supported="$supported $(basename "$f" .env)"; done
+    die "unsupported target $triple (no $envfile; supported:$supported)"
+  fi
+  read_target_env "$envfile"
+  if [ "${YURT_SKIP_INSTALL:-0}" != 1 ]; then
+    # shellcheck disable=SC2086 # APT_PACKAGES is a space-separated list on purpose
+    ensure_apt $TARGET_APT_PACKAGES
+    ensure_rust_target "$TARGET_RUST_TARGET"
+  fi
+  tu="$(printf '%s' "$triple" | tr '[:lower:]-' '[:upper:]_')"   # AARCH64_UNKNOWN_LINUX_MUSL
+  tl="$(printf '%s' "$triple" | tr '-' '_')"                       # aarch64_unknown_linux_musl
+  rustflags="$TARGET_RUSTFLAGS"
+  [ -z "$cpu" ] || rustflags="${rustflags:+$rustflags }-C target-cpu=$cpu"
+  export "CC_$tl=$TARGET_CC" "AR_$tl=$TARGET_AR" "CARGO_TARGET_${tu}_LINKER=$TARGET_LINKER" \
+    "CARGO_TARGET_${tu}_RUSTFLAGS=$rustflags"
+  export CARGO_TARGET_DIR="${YURT_CROSS_TARGET_DIR:-$YURT_ROOT/target/cross/$triple${cpu:+-$cpu}}"
+  export TARGET_UPPER="$tu"
+  log "$triple${cpu:+ (target-cpu=$cpu)}: CC_$tl=$TARGET_CC AR_$tl=$TARGET_AR CARGO_TARGET_${tu}_LINKER=$TARGET_LINKER RUSTFLAGS='$rustflags' CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
+}
+
 # Picks a free TCP port on 127.0.0.1 (the kernel chooses; a tiny race is accepted).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
