@@ -2,7 +2,7 @@
 # Edge delivery checks (issue 5), in order:
 #   1. shellcheck of every script we ship
 #   2. cross builds: aarch64-unknown-linux-musl and armv7-unknown-linux-gnueabihf (static, edge profile)
-#   3. size budget: edge yurt for aarch64 <= 3 MiB
+#   3. size budget: edge yurt for aarch64 <= 3 MiB; the edge build links neither tokio nor kube
 #   4. cargo test --test board_configs --test images_lint
 #   5. qemu-tests/run-all: unit tests under qemu-user, arm64 + armhf boots, power-cut x20
 #
@@ -60,6 +60,14 @@ build() { # build <triple> <var>
 run build-aarch64 build aarch64-unknown-linux-musl y64 || true
 run build-armv7 build armv7-unknown-linux-gnueabihf y32 || true
 if [ -n "$y64" ]; then run size-budget cross/size-budget aarch64-unknown-linux-musl "$y64" || true; fi
+edge_deps() {
+  local tree bad
+  tree="$(cargo tree --locked -e normal --no-default-features --features edge --prefix none --format '{p}')"
+  bad="$(grep -E '^(tokio|kube|kube-[a-z-]+) ' <<<"$tree" | sort -u || true)"
+  if [ -n "$bad" ]; then echo "the edge build links: $bad"; return 1; fi
+  echo "edge build: $(sort -u <<<"$tree" | wc -l) crates, no tokio, no kube"
+}
+run edge-deps edge_deps || true
 for b in "$y64" "$y32"; do [ -z "$b" ] || echo "  $(stat -c %s "$b") bytes  $b"; done
 
 run host-tests nice -n "${YURT_NICE:-10}" cargo test --locked --test board_configs --test images_lint || true
