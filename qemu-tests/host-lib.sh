@@ -20,6 +20,10 @@ wait_console() {
   done
 }
 
+# Waits for the guest to finish (YURT-GUEST-DONE or QEMU gone), at most $1 s: call it before a host
+# script exits when the guest may still use a host service the script runs.
+wait_guest_done() { wait_console 'YURT-GUEST-DONE' "${1:-60}" || true; }
+
 # Sends one line to the guest's wait_host. A forwarded port accepts even while nothing listens in
 # the guest, so delivery is confirmed by the guest's "YURT-GOT <line>" on the console; retried until then.
 signal_guest() {
