@@ -877,7 +877,15 @@ fn kubelet_dropin_points_at_the_hub() {
         .filter_map(|l| l.trim().strip_prefix("server:"))
         .map(str::trim)
         .collect();
-    assert_eq!(servers, ["http://127.0.0.1:10261"]);
+    // The hub's proxy: plain HTTP on loopback, port 10261 (DESIGN.md, Ports).
+    assert_eq!(
+        servers.len(),
+        1,
+        "one cluster in the kubeconfig: {servers:?}"
+    );
+    let (scheme, addr) = servers[0].split_once("://").expect("a URL");
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    assert_eq!((scheme, host, port), ("http", "127.0.0.1", "10261"));
     // Both image builders install the template where the drop-in looks.
     let recipe = read("images/meta-yurt/recipes-yurt/yurt/yurt_0.1.bb");
     assert!(recipe.contains(
