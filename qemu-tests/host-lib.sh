@@ -20,6 +20,17 @@ wait_console() {
   done
 }
 
+# Serves a stand-in cloud on 127.0.0.1:$1 until the calling script exits: GET /cloud answers
+# "cloud-ok". The guest reaches it at 10.0.2.2:$1, or through the relay with --cloud.
+start_standin_cloud() {
+  local www="$RUN_DIR/www"
+  mkdir -p "$www"
+  echo cloud-ok > "$www/cloud"
+  python3 -m http.server --bind 127.0.0.1 --directory "$www" "$1" > "$RUN_DIR/cloud.log" 2>&1 &
+  STANDIN_CLOUD_PID=$!
+  trap 'kill "$STANDIN_CLOUD_PID" 2>/dev/null || true' EXIT
+}
+
 # Waits for the guest to finish (YURT-GUEST-DONE or QEMU gone), at most $1 s: call it before a host
 # script exits when the guest may still use a host service the script runs.
 wait_guest_done() { wait_console 'YURT-GUEST-DONE' "${1:-60}" || true; }

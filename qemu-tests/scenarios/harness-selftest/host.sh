@@ -5,12 +5,7 @@ set -euo pipefail
 # shellcheck source=qemu-tests/host-lib.sh
 . "$QT/host-lib.sh"
 
-www="$RUN_DIR/www"
-mkdir -p "$www"
-echo cloud-ok > "$www/cloud"
-python3 -m http.server --bind 127.0.0.1 --directory "$www" "$PORT_CLOUD_PORT" > "$RUN_DIR/cloud.log" 2>&1 &
-cloud=$!
-trap 'kill "$cloud" 2>/dev/null || true' EXIT
+start_standin_cloud "$PORT_CLOUD_PORT"
 
 wait_console 'YURT-READY standin-hub' 60 || { check fail host-wait "guest never got ready"; exit 1; }
 got="$(http_get "$FWD_HEALTH" /v1/healthz 2>&1 || true)"
