@@ -3,7 +3,7 @@
 #   1. shellcheck of every script we ship
 #   2. cross builds: aarch64-unknown-linux-musl and armv7-unknown-linux-gnueabihf (static, edge profile)
 #   3. size budget: edge yurt for aarch64 <= 3 MiB; the edge build links neither tokio nor kube
-#   4. cargo test --test board_configs --test images_lint
+#   4. cargo test --test board_configs --test images_lint; systemd-analyze verify of the units
 #   5. qemu-tests/run-all: unit tests under qemu-user, arm64 + armhf boots, power-cut x20
 #
 #   ci/edge.sh            # from anywhere; paths are relative to the repository
@@ -36,7 +36,7 @@ ensure_apt clang llvm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross file binutil
 command -v python3 >/dev/null || ensure_apt python3
 
 shell_scripts() {
-  printf '%s\n' cross/build cross/size-budget cross/lib.sh ci/edge.sh images/board-env \
+  printf '%s\n' cross/build cross/size-budget cross/lib.sh ci/edge.sh images/board-env images/verify-units \
     qemu-tests/fetch qemu-tests/boot qemu-tests/power-cut qemu-tests/run-all qemu-tests/unit-user \
     qemu-tests/lib.sh qemu-tests/host-lib.sh qemu-tests/scenarios/*/host.sh
 }
@@ -74,6 +74,11 @@ edge_deps() {
 run edge-deps edge_deps || true
 for b in "$y64" "$y32"; do [ -z "$b" ] || echo "  $(stat -c %s "$b") bytes  $b"; done
 
+verify_units() {
+  local b
+  for b in board-configs/*/; do images/verify-units "$(basename "$b")" || return 1; done
+}
+run units-verify verify_units || true
 run host-tests nice -n "${YURT_NICE:-10}" cargo test --locked --test board_configs --test images_lint || true
 
 qargs=()
