@@ -32,7 +32,7 @@ run() { # run <name> <command...>
 
 # Everything the steps install, in one apt transaction (the scripts would install the same lazily).
 ensure_apt clang llvm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross file binutils cpio kmod e2fsprogs \
-  shellcheck debian-archive-keyring
+  shellcheck debian-archive-keyring openssl
 command -v python3 >/dev/null || ensure_apt python3
 
 shell_scripts() {

@@ -87,23 +87,7 @@ pub async fn serve_with<H, F>(
     let acceptor = tls.map(TlsAcceptor::from);
     // Every connection task holds a sender; recv() errors once all are gone.
     let (alive_tx, alive_rx) = smol::channel::bounded::<()>(1);
-    loop {
-        let accepted = async { Some(listener.accept().await) }
-            .or(async {
-                shutdown.wait().await;
-                None
-            })
-            .await;
-        let (stream, peer) = match accepted {
-            None => break,
-            Some(Ok(pair)) => pair,
-            Some(Err(e)) => {
-                log::warn!("accept failed: {e}");
-                smol::Timer::after(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer)) = accept_next(&listener, &shutdown, "HTTP clients").await {
         let handler = handler.clone();
         let acceptor = acceptor.clone();
         let shutdown = shutdown.clone();
@@ -217,4 +201,32 @@ pub async fn connect_timeout(addr: &str, timeout: Duration) -> std::io::Result<T
             ))
         })
         .await
+}
+
+/// The next connection on `listener` (TCP_NODELAY set), or `None` once `shutdown` fired. Accept
+/// errors (e.g. out of file descriptors) are logged as `what` and retried after a short pause, so
+/// one bad moment never ends an accept loop.
+pub async fn accept_next(
+    listener: &TcpListener,
+    shutdown: &Shutdown,
+    what: &str,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        let accepted = async { Some(listener.accept().await) }
+            .or(async {
+                shutdown.wait().await;
+                None
+            })
+            .await?;
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return Some((stream, peer));
+            }
+            Err(e) => {
+                log::warn!("accepting {what} failed: {e}");
+                smol::Timer::after(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }

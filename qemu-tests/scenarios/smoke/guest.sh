@@ -27,7 +27,7 @@ clusters:
 - name: cloud
   cluster:
     server: https://10.0.2.2:${YURT_CLOUD_PORT:-6443}
-    insecure-skip-tls-verify: true
+    certificate-authority: /etc/yurt/test-ca.crt
 contexts:
 - name: edge
   context: {cluster: cloud, user: node}

@@ -1,6 +1,7 @@
 //! The agent listener: TLS 1.3 with required client certificates, the node name taken from the
 //! certificate, registration on the control stream, then keepalive until the link ends.
 
+use crate::net::http::accept_next;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -50,30 +51,14 @@ impl std::error::Error for AgentError {}
 /// Accepts agents until `shutdown`. Handshakes run on each connection's own task.
 pub async fn accept(listener: TcpListener, state: Arc<State>, shutdown: Shutdown) {
     let acceptor = TlsAcceptor::from(state.config.agent_tls.clone());
-    loop {
-        let accepted = async { Some(listener.accept().await) }
-            .or(async {
-                shutdown.wait().await;
-                None
-            })
-            .await;
-        match accepted {
-            None => return,
-            Some(Ok((tcp, peer))) => {
-                let task =
-                    serve_agent(tcp, peer, acceptor.clone(), state.clone(), shutdown.clone());
-                smol::spawn(async move {
-                    if let Err(e) = task.await {
-                        log::warn!("agent {peer} refused: {e}");
-                    }
-                })
-                .detach();
+    while let Some((tcp, peer)) = accept_next(&listener, &shutdown, "agents").await {
+        let task = serve_agent(tcp, peer, acceptor.clone(), state.clone(), shutdown.clone());
+        smol::spawn(async move {
+            if let Err(e) = task.await {
+                log::warn!("agent {peer} refused: {e}");
             }
-            Some(Err(e)) => {
-                log::warn!("accepting agents failed: {e}");
-                smol::Timer::after(Duration::from_millis(50)).await;
-            }
-        }
+        })
+        .detach();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The CONNECT front end: read a CONNECT head, find the node's agent, open a stream, let the
 //! agent dial, answer `200 Connection established` and splice — or answer one clear error line.
 
+use crate::net::http::accept_next;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,23 +26,7 @@ pub async fn serve_tcp(
     state: Arc<State>,
     shutdown: Shutdown,
 ) {
-    loop {
-        let accepted = async { Some(listener.accept().await) }
-            .or(async {
-                shutdown.wait().await;
-                None
-            })
-            .await;
-        let (tcp, peer) = match accepted {
-            None => return,
-            Some(Ok(pair)) => pair,
-            Some(Err(e)) => {
-                log::warn!("accepting CONNECT clients failed: {e}");
-                smol::Timer::after(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
+    while let Some((tcp, peer)) = accept_next(&listener, &shutdown, "CONNECT clients").await {
         let state = state.clone();
         let tls = tls.clone();
         smol::spawn(async move {
