@@ -21,6 +21,9 @@ pub mod hub;
 #[cfg(feature = "edge")]
 pub mod net;
 
+#[cfg(feature = "cloud")]
+pub mod yurtctl;
+
 #[cfg(feature = "sandbox")]
 pub mod apidouble;
 #[cfg(feature = "sandbox")]
