@@ -97,19 +97,19 @@ fn manifests_prints_every_object_with_the_values() {
     assert_eq!(
         kinds,
         [
+            "ConfigMap/yurt-hub-cfg",
             "ServiceAccount/yurt-tunnel-server",
             "ClusterRole/yurt-tunnel-server",
             "ClusterRoleBinding/yurt-tunnel-server",
             "Role/yurt-hub-cfg-reader",
             "RoleBinding/yurt-hub-cfg-reader",
-            "ConfigMap/yurt-hub-cfg",
             "DaemonSet/yurt-tunnel-server",
             "Service/yurt-tunnel-server",
             "Job/yurtctl-convert-e1",
             "Job/yurtctl-convert-e2",
         ]
     );
-    let cm = &objs[5]["data"];
+    let cm = &objs[0]["data"];
     assert_eq!(cm["cloudNodes"], "c1");
     assert_eq!(cm["edgeNodes"], "e1,e2");
     assert_eq!(cm["autonomousNodes"], "e2");

@@ -75,6 +75,9 @@ pub struct RevertArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "status")]
 pub struct StatusArgs {
+    /// a tunnel server's meta address host:port (10265); without it tunnels show `unknown`
+    #[argh(option)]
+    pub tunnel_meta: Option<String>,
     /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
     #[argh(option)]
     pub kubeconfig: Option<String>,

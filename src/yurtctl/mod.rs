@@ -5,12 +5,19 @@
 //! here and nowhere else.
 
 pub mod args;
+pub mod cluster;
+pub mod convert;
 pub mod error;
 pub mod flags;
 pub mod hostops;
+pub mod jobs;
 pub mod layout;
+pub mod lock;
 pub mod node;
+pub mod nodes;
 pub mod plan;
+pub mod revert;
+pub mod status;
 pub mod template;
 
 use args::{Args, Cmd, ManifestsArgs, NodeCmd};
@@ -35,10 +42,62 @@ fn run(a: Args) -> Result<(), Error> {
             NodeCmd::Convert(c) => node::convert(&node_options(c)?),
             NodeCmd::Revert(r) => node::revert(std::path::Path::new(&r.root), r.restart_kubelet),
         },
-        Cmd::Convert(_) | Cmd::Revert(_) | Cmd::Status(_) => {
-            Err(Error::Usage("not implemented yet".into()))
+        Cmd::Convert(c) => {
+            let dry = cluster::DryRun::parse(&c.dry_run)?;
+            let input = convert::Input {
+                cloud: split_list(&c.cloud_nodes),
+                autonomous: split_list(&c.autonomous_nodes),
+                tunnel_server_address: c.tunnel_server_address,
+                image_registry: c.image_registry,
+                timeout: args::duration(&c.timeout).map_err(Error::Usage)?,
+            };
+            if input.cloud.is_empty() {
+                return Err(Error::Usage(
+                    "--cloud-nodes must name at least one node".into(),
+                ));
+            }
+            on_cluster(c.kubeconfig, c.context, dry, |cl| async move {
+                convert::run(&cl, input).await
+            })
+        }
+        Cmd::Revert(r) => {
+            let dry = cluster::DryRun::parse(&r.dry_run)?;
+            let timeout = args::duration(&r.timeout).map_err(Error::Usage)?;
+            on_cluster(r.kubeconfig, r.context, dry, |cl| async move {
+                revert::run(&cl, timeout).await
+            })
+        }
+        Cmd::Status(s) => {
+            let meta = s.tunnel_meta;
+            on_cluster(
+                s.kubeconfig,
+                s.context,
+                cluster::DryRun::None,
+                |cl| async move { status::run(&cl, meta.as_deref()).await },
+            )
         }
     }
+}
+
+/// Starts yurtctl's own tokio runtime (the only one in the crate), connects, runs `f`.
+fn on_cluster<F, Fut>(
+    kubeconfig: Option<String>,
+    context: Option<String>,
+    dry: cluster::DryRun,
+    f: F,
+) -> Result<(), Error>
+where
+    F: FnOnce(cluster::Cluster) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))?;
+    rt.block_on(async move {
+        let cl = cluster::connect(kubeconfig.as_deref(), context.as_deref(), dry).await?;
+        f(cl).await
+    })
 }
 
 fn manifests(m: ManifestsArgs) -> Result<(), Error> {

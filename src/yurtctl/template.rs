@@ -25,10 +25,11 @@ macro_rules! template {
     };
 }
 
-/// Cluster-wide objects, in the order convert creates them (revert deletes in reverse).
+/// Cluster-wide objects, in the order convert creates them (revert deletes in reverse). The
+/// plan's record (`yurt-hub-cfg`) comes first, so an interrupted convert can always be reverted.
 pub const CLUSTER: &[Template] = &[
-    template!("rbac.yaml"),
     template!("yurt-hub-cfg.yaml"),
+    template!("rbac.yaml"),
     template!("tunnel-server.yaml"),
 ];
 /// The Job that converts one edge node (`{{node}}`).
