@@ -315,3 +315,239 @@ fn convert_creates_exactly_the_manifests_is_idempotent_and_revert_restores_every
         out(&r)
     );
 }
+
+#[test]
+fn convert_interrupted_after_node_1_resumes() {
+    let env = Env::new(cluster());
+    env.kubelet.hold("edge-2", true);
+    let o = env.yurtctl(&[&CONVERT[..], &["--timeout=2s"]].concat());
+    one_line_failure(&o, 1, "node edge-2: step convert job failed");
+    assert!(out(&o).contains("state left: labelled edge"), "{}", out(&o));
+    assert!(
+        out(&o).contains("node edge-1 (1/2): converted"),
+        "{}",
+        out(&o)
+    );
+    let mid = env.dump();
+    assert!(
+        !mid.contains_key("Lease/kube-system/yurtctl-lock"),
+        "lock released on failure"
+    );
+    let job1 = mid["Job/kube-system/yurtctl-convert-edge-1"].clone();
+    assert_eq!(job1["status"]["succeeded"], 1);
+
+    env.kubelet.hold("edge-2", false);
+    let o = env.yurtctl(&CONVERT);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("resuming"), "{}", out(&o));
+    let after = env.dump();
+    assert_eq!(
+        after["Job/kube-system/yurtctl-convert-edge-1"], job1,
+        "node 1's Job untouched"
+    );
+    assert_eq!(
+        after["Job/kube-system/yurtctl-convert-edge-2"]["status"]["succeeded"],
+        1
+    );
+    assert!(!after.contains_key("Lease/kube-system/yurtctl-lock"));
+}
+
+#[test]
+fn client_dry_run_sends_only_reads() {
+    let env = Env::new(cluster());
+    let before = env.dump();
+    env.srv.double.clear_requests();
+    let o = env.yurtctl(&[&CONVERT[..], &["--dry-run=client"]].concat());
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("ConfigMap kube-system/yurt-hub-cfg: would be created"),
+        "{}",
+        out(&o)
+    );
+    assert!(out(&o).contains("dry run: would convert"), "{}", out(&o));
+    assert_eq!(env.dump(), before);
+    let writes: Vec<_> = env
+        .srv
+        .double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+#[test]
+fn stale_lock_is_recovered_and_a_fresh_one_refuses() {
+    let env = Env::new(cluster());
+    let lease = |renew: &str| {
+        json!({"metadata": {"name": "yurtctl-lock"},
+               "spec": {"holderIdentity": "yurtctl@elsewhere/1", "leaseDurationSeconds": 60, "renewTime": renew}})
+    };
+    let path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases";
+    let fresh = yurt_now();
+    env.srv.double.create(path, lease(&fresh)).expect("lease");
+    let before = env.dump();
+    let o = env.yurtctl(&CONVERT);
+    one_line_failure(
+        &o,
+        1,
+        "another yurtctl (yurtctl@elsewhere/1) holds kube-system/yurtctl-lock",
+    );
+    assert_eq!(env.dump(), before, "nothing written while locked");
+
+    env.srv
+        .double
+        .delete(&format!("{path}/yurtctl-lock"))
+        .expect("delete");
+    env.srv
+        .double
+        .create(path, lease("2020-01-01T00:00:00.000000Z"))
+        .expect("lease");
+    let o = env.yurtctl(&CONVERT);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("recovering stale kube-system/yurtctl-lock (held by yurtctl@elsewhere/1"),
+        "{}",
+        out(&o)
+    );
+    assert!(!env.dump().contains_key("Lease/kube-system/yurtctl-lock"));
+}
+
+/// Now in the Lease's MicroTime format.
+fn yurt_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let days = secs / 86400;
+    let (y, m, d) = civil(days as i64);
+    let s = secs % 86400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's civil_from_days).
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[test]
+fn bad_input_is_one_line_nonzero_and_changes_nothing() {
+    let env = Env::new(cluster());
+    let before = env.dump();
+    let o = env.yurtctl(&["convert", "--cloud-nodes=cloud-1,nope", "--timeout=5s"]);
+    one_line_failure(
+        &o,
+        1,
+        "unknown node(s): nope; the cluster has: cloud-1, edge-1, edge-2",
+    );
+    let o = env.yurtctl(&[
+        "convert",
+        "--cloud-nodes=cloud-1",
+        "--autonomous-nodes=cloud-1",
+    ]);
+    one_line_failure(&o, 64, "cloud nodes cannot be autonomous");
+    let o = env.yurtctl(&["convert", "--cloud-nodes=cloud-1", "--dry-run=maybe"]);
+    one_line_failure(&o, 64, "--dry-run must be none, client or server");
+    let o = env.yurtctl(&["convert", "--cloud-nodes=cloud-1", "--timeout=soon"]);
+    one_line_failure(&o, 64, "--timeout");
+    let o = env.yurtctl(&["convert"]);
+    one_line_failure(&o, 64, "cloud-nodes");
+    assert_eq!(env.dump(), before);
+
+    // A node someone already labelled.
+    let mut n = env.srv.double.get("/api/v1/nodes/edge-1").expect("node");
+    n["metadata"]["labels"]["openyurt.io/is-edge-worker"] = json!("true");
+    env.srv
+        .double
+        .update("/api/v1/nodes/edge-1", n)
+        .expect("label");
+    let before = env.dump();
+    let o = env.yurtctl(&CONVERT);
+    one_line_failure(&o, 1, "node edge-1 already converted (openyurt.io/is-edge-worker=true); run `yurtctl revert` first");
+    let o = env.yurtctl(&["revert"]);
+    one_line_failure(
+        &o,
+        1,
+        "node edge-1 carries yurt labels but kube-system/yurt-hub-cfg is missing",
+    );
+    assert_eq!(env.dump(), before);
+}
+
+#[test]
+fn not_ready_node_is_refused() {
+    let d = cluster();
+    d.create("/api/v1/nodes", node("edge-3", "10.0.0.23", false))
+        .expect("node");
+    let env = Env::new(d);
+    let before = env.dump();
+    let o = env.yurtctl(&CONVERT);
+    one_line_failure(&o, 1, "node edge-3 is not Ready");
+    assert_eq!(env.dump(), before);
+}
+
+#[test]
+fn kubeconfig_is_found_the_kubectl_way() {
+    let env = Env::new(cluster());
+    // --kubeconfig wins over $KUBECONFIG; a missing file is one line.
+    let o = Command::new(env!("CARGO_BIN_EXE_yurt"))
+        .args(["yurtctl", "status"])
+        .env("KUBECONFIG", env.dir.join("missing"))
+        .env("HOME", &env.dir)
+        .output()
+        .expect("run");
+    one_line_failure(&o, 1, "kubeconfig:");
+    let o = Command::new(env!("CARGO_BIN_EXE_yurt"))
+        .args(["yurtctl", "status", "--kubeconfig", &env.kubeconfig()])
+        .env("KUBECONFIG", env.dir.join("missing"))
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", out(&o));
+    // No KUBECONFIG: ~/.kube/config.
+    std::fs::create_dir_all(env.dir.join(".kube")).expect("mkdir");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let good = env.srv.kubeconfig();
+    // Current context "dead" (a closed port); "api-double" is the live one.
+    let two = good
+        .replace("current-context: api-double", "current-context: dead")
+        .replacen(
+            "clusters:\n",
+            &format!("clusters:\n- cluster:\n    server: https://{closed}\n  name: dead\n"),
+            1,
+        )
+        .replacen(
+            "contexts:\n",
+            "contexts:\n- context:\n    cluster: dead\n    user: admin\n  name: dead\n",
+            1,
+        );
+    std::fs::write(env.dir.join(".kube/config"), two).expect("write");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_yurt"))
+            .args(["yurtctl", "status"])
+            .args(extra)
+            .env_remove("KUBECONFIG")
+            .env("HOME", &env.dir)
+            .output()
+            .expect("run")
+    };
+    one_line_failure(&run(&[]), 1, "cluster unreachable");
+    let o = run(&["--context=api-double"]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cloud-1"));
+    one_line_failure(&run(&["--context=nope"]), 1, "kubeconfig:");
+}

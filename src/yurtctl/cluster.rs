@@ -205,8 +205,10 @@ impl Cluster {
         if self.dry_run == DryRun::Client {
             return Ok(());
         }
-        let mut pp = PatchParams::default();
-        pp.dry_run = self.dry_run == DryRun::Server;
+        let pp = PatchParams {
+            dry_run: self.dry_run == DryRun::Server,
+            ..PatchParams::default()
+        };
         self.api(r)
             .patch(&r.name, &pp, &Patch::Merge(patch))
             .await

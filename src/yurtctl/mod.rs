@@ -26,12 +26,46 @@ use plan::{split_list, Plan};
 
 /// Entry point for `yurt yurtctl <args>`; returns the exit code.
 pub fn main(rest: &[&str]) -> i32 {
-    crate::cli::run_parsed::<Args>("yurtctl", rest, |a| match run(a) {
+    // yurtctl reports in its own lines; library logs (kube-rs) only when RUST_LOG asks.
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(log::LevelFilter::Off);
+    }
+    let args = match parse(rest) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match run(args) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("yurtctl: {e}");
             e.exit_code()
         }
+    }
+}
+
+/// Parses flags; on failure prints one line (argh's first line, with the flags it lists when
+/// that line ends in a colon) and returns the exit code (0 for `--help`).
+fn parse(rest: &[&str]) -> Result<Args, i32> {
+    use argh::FromArgs;
+    Args::from_args(&["yurtctl"], rest).map_err(|early| {
+        if early.status.is_ok() {
+            print!("{}", early.output);
+            return 0;
+        }
+        let mut lines = early
+            .output
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty());
+        let first = lines.next().unwrap_or("invalid arguments");
+        let msg = if first.ends_with(':') {
+            let listed: Vec<&str> = lines.take_while(|l| l.starts_with('-')).collect();
+            format!("{first} {}", listed.join(", "))
+        } else {
+            first.to_string()
+        };
+        eprintln!("yurtctl: {msg} (see `yurtctl --help`)");
+        crate::cli::EXIT_USAGE
     })
 }
 
