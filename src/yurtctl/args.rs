@@ -19,6 +19,8 @@ pub enum Cmd {
     Status(StatusArgs),
     Manifests(ManifestsArgs),
     Node(NodeArgs),
+    Join(JoinArgs),
+    Reset(ResetArgs),
 }
 
 /// turn this cluster into a Yurt cluster: label nodes, deploy the tunnel, convert edge nodes
@@ -160,6 +162,57 @@ pub struct NodeRevertArgs {
     /// run systemctl daemon-reload and restart kubelet after restoring its files
     #[argh(switch)]
     pub restart_kubelet: bool,
+}
+
+/// on a node of a converted cluster: make this node an edge node and convert it in place
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "join")]
+pub struct JoinArgs {
+    /// this node's name (default: $NODE_NAME, then the root's /etc/hostname)
+    #[argh(option)]
+    pub node_name: Option<String>,
+    /// mark the node autonomous
+    #[argh(switch)]
+    pub autonomous: bool,
+    /// the host's root directory (default /)
+    #[argh(option, default = "String::from(\"/\")")]
+    pub root: String,
+    /// wait for http://127.0.0.1:10267/v1/healthz before switching kubelet
+    #[argh(switch)]
+    pub wait_hub: bool,
+    /// run systemctl daemon-reload and restart kubelet when done
+    #[argh(switch)]
+    pub restart_kubelet: bool,
+    /// limit for the hub to become healthy, e.g. 120s (default 2m)
+    #[argh(option, default = "String::from(\"2m\")")]
+    pub timeout: String,
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[argh(option)]
+    pub kubeconfig: Option<String>,
+    /// kubeconfig context (default: the current context)
+    #[argh(option)]
+    pub context: Option<String>,
+}
+
+/// on a node leaving a converted cluster: revert it in place, drop its label and record
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "reset")]
+pub struct ResetArgs {
+    /// this node's name (default: $NODE_NAME, then the root's /etc/hostname)
+    #[argh(option)]
+    pub node_name: Option<String>,
+    /// the host's root directory (default /)
+    #[argh(option, default = "String::from(\"/\")")]
+    pub root: String,
+    /// run systemctl daemon-reload and restart kubelet after restoring its files
+    #[argh(switch)]
+    pub restart_kubelet: bool,
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[argh(option)]
+    pub kubeconfig: Option<String>,
+    /// kubeconfig context (default: the current context)
+    #[argh(option)]
+    pub context: Option<String>,
 }
 
 /// Parses `30s`, `5m`, `1h` or plain seconds.

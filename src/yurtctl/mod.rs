@@ -11,6 +11,7 @@ pub mod error;
 pub mod flags;
 pub mod hostops;
 pub mod jobs;
+pub mod join;
 pub mod layout;
 pub mod lock;
 pub mod node;
@@ -101,6 +102,35 @@ fn run(a: Args) -> Result<(), Error> {
                 revert::run(&cl, timeout).await
             })
         }
+        Cmd::Join(j) => {
+            let autonomous = j.autonomous;
+            let o = node::ConvertOptions {
+                node_name: node_name(&j.root, j.node_name)?,
+                root: j.root.into(),
+                image: String::new(),
+                tunnel_server_address: String::new(),
+                wait_hub: j.wait_hub,
+                restart_kubelet: j.restart_kubelet,
+                timeout: args::duration(&j.timeout).map_err(Error::Usage)?,
+            };
+            on_cluster(
+                j.kubeconfig,
+                j.context,
+                cluster::DryRun::None,
+                |cl| async move { join::join(&cl, o, autonomous).await },
+            )
+        }
+        Cmd::Reset(r) => {
+            let name = node_name(&r.root, r.node_name)?;
+            let root = std::path::PathBuf::from(r.root);
+            let restart = r.restart_kubelet;
+            on_cluster(
+                r.kubeconfig,
+                r.context,
+                cluster::DryRun::None,
+                |cl| async move { join::reset(&cl, &name, &root, restart).await },
+            )
+        }
         Cmd::Status(s) => {
             let meta = s.tunnel_meta;
             on_cluster(
@@ -153,19 +183,22 @@ fn manifests(m: ManifestsArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn node_options(c: args::NodeConvertArgs) -> Result<node::ConvertOptions, Error> {
-    let root = std::path::PathBuf::from(&c.root);
-    let node_name = match c.node_name.or_else(|| std::env::var("NODE_NAME").ok()) {
-        Some(n) => n,
-        None => std::fs::read_to_string(root.join("etc/hostname"))
+/// `--node-name`, else `$NODE_NAME`, else the root's `/etc/hostname`.
+fn node_name(root: &str, flag: Option<String>) -> Result<String, Error> {
+    match flag.or_else(|| std::env::var("NODE_NAME").ok()) {
+        Some(n) => Ok(n),
+        None => std::fs::read_to_string(std::path::Path::new(root).join("etc/hostname"))
             .map(|s| s.trim().to_string())
             .map_err(|_| {
                 Error::Usage("--node-name is required (no $NODE_NAME, no /etc/hostname)".into())
-            })?,
-    };
+            }),
+    }
+}
+
+fn node_options(c: args::NodeConvertArgs) -> Result<node::ConvertOptions, Error> {
     Ok(node::ConvertOptions {
-        root,
-        node_name,
+        node_name: node_name(&c.root, c.node_name)?,
+        root: c.root.into(),
         image: c.image.unwrap_or_else(|| plan::image(None)),
         tunnel_server_address: c.tunnel_server_address,
         wait_hub: c.wait_hub,
