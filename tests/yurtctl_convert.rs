@@ -351,3 +351,52 @@ fn kubeconfig_is_found_the_kubectl_way() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("cloud-1"));
     one_line_failure(&run(&["--context=nope"]), 1, "kubeconfig:");
 }
+
+#[test]
+fn failed_node_job_is_reported_and_retried_on_rerun() {
+    let env = Env::new(cluster());
+    env.kubelet.fail("edge-1", true);
+    let o = env.yurtctl(&CONVERT);
+    one_line_failure(
+        &o,
+        1,
+        "node edge-1: step convert job failed: Job kube-system/yurtctl-convert-edge-1 failed (see: kubectl -n kube-system logs job/yurtctl-convert-edge-1)",
+    );
+    assert!(
+        !env.dump()
+            .contains_key("Job/kube-system/yurtctl-convert-edge-2"),
+        "stopped at edge-1"
+    );
+    env.kubelet.fail("edge-1", false);
+    let o = env.yurtctl(&CONVERT);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("failed before; replacing it"),
+        "{}",
+        out(&o)
+    );
+}
+
+#[test]
+fn revert_interrupted_resumes_and_still_restores_everything() {
+    let env = Env::new(cluster());
+    let before = without_rv(&env.dump());
+    let o = env.yurtctl(&CONVERT);
+    assert!(o.status.success(), "{}", out(&o));
+    env.kubelet.hold("edge-2", true);
+    let o = env.yurtctl(&["revert", "--timeout=2s"]);
+    one_line_failure(&o, 1, "node edge-2: step revert job failed");
+    let mid = env.dump();
+    assert!(
+        mid.contains_key("ConfigMap/kube-system/yurt-hub-cfg"),
+        "record kept for resuming"
+    );
+    assert!(
+        !mid.contains_key("Job/kube-system/yurtctl-convert-edge-1"),
+        "edge-1 done"
+    );
+    env.kubelet.hold("edge-2", false);
+    let o = env.yurtctl(&["revert"]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(without_rv(&env.dump()), before);
+}

@@ -226,7 +226,7 @@ async fn steps(
                 p.edge.len()
             ),
         );
-        jobs::run(c, &job, t).await.map_err(|cause| Error::Step {
+        jobs::run(c, &job, l, t).await.map_err(|cause| Error::Step {
             node: Some(name.clone()),
             step: "convert job".into(),
             cause,

@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cluster::{Cluster, DryRun, ObjRef};
+use super::lock::Lock;
+
+/// How often the lock is renewed while waiting (well inside its 60 s lease).
+const RENEW_EVERY: Duration = Duration::from_secs(15);
 
 /// Where a Job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +38,8 @@ pub fn state(job: &Value) -> JobState {
 }
 
 /// Runs `job` to completion: reuses a complete one, replaces a failed one, waits up to
-/// `timeout`. Returns a human cause on failure.
-pub async fn run(c: &Cluster, job: &Value, timeout: Duration) -> Result<(), String> {
+/// `timeout`, renewing `lock` meanwhile. Returns a human cause on failure.
+pub async fn run(c: &Cluster, job: &Value, lock: &Lock, timeout: Duration) -> Result<(), String> {
     let r = ObjRef::of(job).map_err(|e| e.to_string())?;
     match c.get(&r).await.map_err(|e| e.to_string())? {
         Some(cur) if state(&cur) == JobState::Complete => return Ok(()),
@@ -52,12 +56,19 @@ pub async fn run(c: &Cluster, job: &Value, timeout: Duration) -> Result<(), Stri
     if c.dry_run != DryRun::None {
         return Ok(());
     }
-    wait(c, &r, timeout).await
+    wait(c, &r, lock, timeout).await
 }
 
-async fn wait(c: &Cluster, r: &ObjRef, timeout: Duration) -> Result<(), String> {
+async fn wait(c: &Cluster, r: &ObjRef, lock: &Lock, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
+    let mut renewed = Instant::now();
     loop {
+        if renewed.elapsed() >= RENEW_EVERY {
+            lock.renew(c)
+                .await
+                .map_err(|e| format!("renewing the lock: {e}"))?;
+            renewed = Instant::now();
+        }
         let cur = c.get(r).await.map_err(|e| e.to_string())?;
         match cur.as_ref().map(state) {
             Some(JobState::Complete) => return Ok(()),

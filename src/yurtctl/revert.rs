@@ -120,12 +120,14 @@ async fn revert_nodes(c: &Cluster, p: &Plan, l: &lock::Lock, t: Duration) -> Res
                 p.edge.len()
             ),
         );
-        jobs::run(c, &job, t).await.map_err(|cause| Error::Step {
-            node: Some(name.clone()),
-            step: "revert job".into(),
-            cause,
-            state: state.into(),
-        })?;
+        jobs::run(c, &job, l, t)
+            .await
+            .map_err(|cause| Error::Step {
+                node: Some(name.clone()),
+                step: "revert job".into(),
+                cause,
+                state: state.into(),
+            })?;
         for j in [&job, &p.node_job(&template::NODE_CONVERT_JOB, name)?] {
             let r = ObjRef::of(j)?;
             c.delete(&r)

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,45 +114,64 @@ impl Drop for Env {
 /// Marks Jobs complete, as a kubelet running them would, except on held-back nodes.
 pub struct FakeKubelet {
     stop: Arc<AtomicBool>,
-    held: Arc<Mutex<BTreeSet<String>>>,
+    /// Node name → what its Jobs do: "hold" (stay running) or "fail".
+    modes: Arc<Mutex<BTreeMap<String, &'static str>>>,
+}
+
+fn finished(job: &Value) -> bool {
+    job["status"]["succeeded"] == 1 || job["status"]["failed"] == 1
 }
 
 impl FakeKubelet {
     pub fn start(d: ApiDouble) -> FakeKubelet {
         let stop = Arc::new(AtomicBool::new(false));
-        let held = Arc::new(Mutex::new(BTreeSet::new()));
-        let (s, h) = (stop.clone(), held.clone());
+        let modes = Arc::new(Mutex::new(BTreeMap::new()));
+        let (s, m) = (stop.clone(), modes.clone());
         std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 for job in d.list("/apis/batch/v1/jobs").unwrap_or_default() {
                     let node = job["spec"]["template"]["spec"]["nodeName"]
                         .as_str()
-                        .unwrap_or("")
-                        .to_string();
-                    if job["status"]["succeeded"] == 1 || h.lock().expect("held").contains(&node) {
-                        continue;
-                    }
+                        .unwrap_or("");
+                    let mode = m.lock().expect("modes").get(node).copied();
+                    let status = match mode {
+                        _ if finished(&job) => continue,
+                        Some("hold") => continue,
+                        Some(_) => {
+                            json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True"}]})
+                        }
+                        None => {
+                            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+                        }
+                    };
                     let name = job["metadata"]["name"].as_str().unwrap_or("");
                     let mut done = job.clone();
-                    done["status"] = json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
-                    let _ = d.update(
-                        &format!("/apis/batch/v1/namespaces/kube-system/jobs/{name}/status"),
-                        done,
-                    );
+                    done["status"] = status;
+                    let path = format!("/apis/batch/v1/namespaces/kube-system/jobs/{name}/status");
+                    let _ = d.update(&path, done);
                 }
                 std::thread::sleep(Duration::from_millis(30));
             }
         });
-        FakeKubelet { stop, held }
+        FakeKubelet { stop, modes }
     }
 
+    /// Jobs on `node` stay running while on.
     pub fn hold(&self, node: &str, on: bool) {
-        let mut h = self.held.lock().expect("held");
-        if on {
-            h.insert(node.to_string());
-        } else {
-            h.remove(node);
-        }
+        self.set(node, on.then_some("hold"));
+    }
+
+    /// Jobs on `node` fail while on.
+    pub fn fail(&self, node: &str, on: bool) {
+        self.set(node, on.then_some("fail"));
+    }
+
+    fn set(&self, node: &str, mode: Option<&'static str>) {
+        let mut m = self.modes.lock().expect("modes");
+        match mode {
+            Some(x) => m.insert(node.to_string(), x),
+            None => m.remove(node),
+        };
     }
 }
 
