@@ -119,8 +119,13 @@ fn check_converted(root: &Path, name: &str) {
             "{name}: kubelet.conf carries {secret}"
         );
     }
-    let pod = std::fs::read_to_string(root.join("etc/kubernetes/manifests/yurt-edge.yaml"))
-        .expect("static pod");
+    let pod_dir = if name.ends_with("systemd-unit") {
+        "etc/kubelet.d" // its kubelet config's staticPodPath
+    } else {
+        "etc/kubernetes/manifests"
+    };
+    let pod = std::fs::read_to_string(root.join(pod_dir).join("yurt-edge.yaml"))
+        .unwrap_or_else(|e| panic!("{name}: static pod: {e}"));
     assert!(
         pod.contains("--server-addr=https://10.0.0.10:6443"),
         "{name}: {pod}"
@@ -224,4 +229,28 @@ fn missing_tunnel_address_is_a_usage_error() {
     let out = yurtctl(&["node", "convert", "--root", "/nonexistent"]);
     assert_eq!(out.status.code(), Some(64));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+#[test]
+fn a_busy_hub_port_is_refused_before_anything_changes() {
+    let tmp = TempDir::new("ports");
+    copy_tree(&Path::new(FIXTURES).join("kubeadm-deb"), &tmp.0);
+    let before = snapshot(&tmp.0);
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let out = yurtctl(&[
+        "node",
+        "convert",
+        &format!("--root={}", tmp.0.display()),
+        "--tunnel-server-address=10.0.0.10:10262",
+        &format!("--check-ports={port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("port {port} is already in use")),
+        "{err}"
+    );
+    assert_eq!(snapshot(&tmp.0), before);
 }

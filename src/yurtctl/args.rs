@@ -150,6 +150,9 @@ pub struct NodeConvertArgs {
     /// limit for the hub to become healthy, e.g. 120s (default 2m)
     #[argh(option, default = "String::from(\"2m\")")]
     pub timeout: String,
+    /// ports that must be free before converting, comma-separated (Jobs: 10261,10267,10268)
+    #[argh(option, default = "String::new()")]
+    pub check_ports: String,
 }
 
 /// restore this node's kubelet config byte for byte and remove the hub

@@ -117,6 +117,27 @@ pub fn has_kubeconfig_flag(text: &str) -> bool {
     !point_kubeconfig(text, "").old_kubeconfigs.is_empty()
 }
 
+/// The last value of `flag` (`--config`) set outside comments, if any.
+pub fn flag_value(text: &str, flag: &str) -> Option<String> {
+    let mut last = None;
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let mut from = 0;
+        while let Some(s) = find_flag(line, flag, from) {
+            last = Some(line[s.value..s.end].to_string());
+            from = s.end.max(s.start + flag.len());
+        }
+    }
+    last
+}
+
+/// A top-level `key: value` scalar of a YAML document (no parser needed for one scalar).
+pub fn top_level_scalar(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        .find(|v| !v.is_empty())
+}
+
 /// The `server:` of the first cluster in a kubeconfig's text (no YAML parser needed for the
 /// one scalar), if any.
 pub fn kubeconfig_server(text: &str) -> Option<String> {
@@ -157,6 +178,22 @@ mod tests {
             "KUBELET_KUBEADM_ARGS=\"--pod-infra-container-image=x\"\n"
         ));
         assert!(!has_kubeconfig_flag("--bootstrap-kubeconfig=/x\n"));
+    }
+
+    #[test]
+    fn flag_values_and_scalars() {
+        let t = "# --config=/no\nA=\"--config=/a --config-dir=/x\"\nB=--config /b\n";
+        assert_eq!(flag_value(t, "--config").as_deref(), Some("/b"));
+        assert_eq!(flag_value("--config-dir=/x", "--config"), None);
+        let y = "kind: KubeletConfiguration\nstaticPodPath: /etc/kubernetes/manifests\n";
+        assert_eq!(
+            top_level_scalar(y, "staticPodPath").as_deref(),
+            Some("/etc/kubernetes/manifests")
+        );
+        assert_eq!(
+            top_level_scalar("  staticPodPath: /x\n", "staticPodPath"),
+            None
+        );
     }
 
     #[test]

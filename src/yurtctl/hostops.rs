@@ -30,6 +30,20 @@ fn healthz_once() -> bool {
         || String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.0 200")
 }
 
+/// Checks that nothing listens on `ports` (loopback and all addresses).
+pub fn ports_free(ports: &[u16]) -> Result<(), String> {
+    for &p in ports {
+        if std::net::TcpListener::bind(("0.0.0.0", p)).is_err()
+            || std::net::TcpListener::bind(("127.0.0.1", p)).is_err()
+        {
+            return Err(format!(
+                "port {p} is already in use on this node (the hub needs it); nothing changed"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Polls the hub's healthz once a second until it answers 200 or `timeout` passes.
 pub fn wait_hub(timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;

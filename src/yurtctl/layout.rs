@@ -17,8 +17,10 @@ pub const STATE: &str = "var/lib/openyurt/node-state.json";
 pub const BACKUP: &str = "var/lib/openyurt/backup";
 /// The hub cache directory the `yurt edge` static pod uses.
 pub const CACHE: &str = "var/lib/openyurt/cache";
-/// The `yurt edge` static pod manifest.
-pub const STATIC_POD: &str = "etc/kubernetes/manifests/yurt-edge.yaml";
+/// The static pod directory when kubelet names none (kubeadm's).
+pub const DEFAULT_POD_DIR: &str = "/etc/kubernetes/manifests";
+/// The `yurt edge` static pod's file name in kubelet's static pod directory.
+pub const STATIC_POD_FILE: &str = "yurt-edge.yaml";
 
 const UNIT_DIRS: [&str; 3] = [
     "etc/systemd/system",
@@ -43,6 +45,8 @@ pub struct Found {
     pub files: Vec<String>,
     /// The kubeconfig kubelet uses today (absolute path on the node).
     pub kubeconfig: String,
+    /// Kubelet's static pod directory (absolute), if its flags or config name one.
+    pub static_pod_dir: Option<String>,
 }
 
 /// `root/rel`.
@@ -94,10 +98,14 @@ pub fn detect(root: &Path) -> Result<Found, Error> {
     };
     let mut files = Vec::new();
     let mut kubeconfig = None;
+    let mut static_pod_dir = None;
     for rel in candidates {
         let Some(text) = read(root, &rel) else {
             continue;
         };
+        if let Some(dir) = pod_dir(root, &text) {
+            static_pod_dir = Some(dir);
+        }
         let edit = flags::point_kubeconfig(&text, "");
         if let Some(last) = edit.old_kubeconfigs.last() {
             kubeconfig = Some(last.clone());
@@ -115,7 +123,19 @@ pub fn detect(root: &Path) -> Result<Found, Error> {
         kind,
         files,
         kubeconfig,
+        static_pod_dir,
     })
+}
+
+/// The static pod directory a unit or env file sets: `--pod-manifest-path`, else the
+/// `staticPodPath` of the file `--config` names.
+fn pod_dir(root: &Path, unit_text: &str) -> Option<String> {
+    if let Some(d) = flags::flag_value(unit_text, "--pod-manifest-path") {
+        return Some(d);
+    }
+    let config = flags::flag_value(unit_text, "--config")?;
+    let text = read(root, config.trim_start_matches('/'))?;
+    flags::top_level_scalar(&text, "staticPodPath")
 }
 
 fn unknown(root: &Path, kubeadm: bool) -> Error {

@@ -112,6 +112,7 @@ fn run(a: Args) -> Result<(), Error> {
                 wait_hub: j.wait_hub,
                 restart_kubelet: j.restart_kubelet,
                 timeout: args::duration(&j.timeout).map_err(Error::Usage)?,
+                check_ports: Vec::new(),
             };
             on_cluster(
                 j.kubeconfig,
@@ -195,8 +196,20 @@ fn node_name(root: &str, flag: Option<String>) -> Result<String, Error> {
     }
 }
 
+/// Parses a comma-separated port list.
+fn ports(s: &str) -> Result<Vec<u16>, Error> {
+    split_list(s)
+        .iter()
+        .map(|p| {
+            p.parse()
+                .map_err(|_| Error::Usage(format!("--check-ports: {p:?} is not a port")))
+        })
+        .collect()
+}
+
 fn node_options(c: args::NodeConvertArgs) -> Result<node::ConvertOptions, Error> {
     Ok(node::ConvertOptions {
+        check_ports: ports(&c.check_ports)?,
         node_name: node_name(&c.root, c.node_name)?,
         root: c.root.into(),
         image: c.image.unwrap_or_else(|| plan::image(None)),

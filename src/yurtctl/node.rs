@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
-use super::layout::{self, at, Kind, BACKUP, CACHE, KUBELET_CONF, STATE, STATIC_POD};
+use super::layout::{
+    self, at, Kind, BACKUP, CACHE, DEFAULT_POD_DIR, KUBELET_CONF, STATE, STATIC_POD_FILE,
+};
 use super::{flags, hostops, template};
 
 /// What `node convert` needs besides the root.
@@ -21,6 +23,8 @@ pub struct ConvertOptions {
     pub wait_hub: bool,
     pub restart_kubelet: bool,
     pub timeout: Duration,
+    /// Ports that must be free before a first conversion (the Job passes 10261,10267,10268).
+    pub check_ports: Vec<u16>,
 }
 
 /// The record convert leaves in [`STATE`]; revert works from it alone.
@@ -32,6 +36,8 @@ pub struct NodeState {
     pub server_addr: String,
     /// Edited files, relative to the root; originals under [`BACKUP`].
     pub edited: Vec<String>,
+    /// The hub's static pod file, relative to the root.
+    pub static_pod: String,
     /// Directories convert created, parents first.
     pub created_dirs: Vec<String>,
 }
@@ -108,9 +114,17 @@ fn prepare(root: &Path) -> Result<NodeState, Error> {
         ensure_dir(root, parent(&dest), &mut created_dirs)?;
         std::fs::copy(at(root, rel), at(root, &dest)).map_err(|e| Error::io(at(root, &dest), e))?;
     }
-    ensure_dir(root, parent(STATIC_POD), &mut created_dirs)?;
+    let pod_dir = found.static_pod_dir.clone().unwrap_or_else(|| {
+        say(&format!(
+            "kubelet names no static pod directory; using {DEFAULT_POD_DIR}"
+        ));
+        DEFAULT_POD_DIR.to_string()
+    });
+    let static_pod = format!("{}/{STATIC_POD_FILE}", pod_dir.trim_matches('/'));
+    ensure_dir(root, parent(&static_pod), &mut created_dirs)?;
     let state = NodeState {
         layout: found.kind,
+        static_pod,
         original_kubeconfig: found.kubeconfig,
         server_addr,
         edited: found.files,
@@ -131,7 +145,10 @@ pub fn convert(o: &ConvertOptions) -> Result<(), Error> {
             ));
             s
         }
-        None => prepare(root)?,
+        None => {
+            hostops::ports_free(&o.check_ports).map_err(Error::Preflight)?;
+            prepare(root)?
+        }
     };
     say(&format!(
         "layout {:?}: {} (kubelet used {})",
@@ -147,7 +164,10 @@ pub fn convert(o: &ConvertOptions) -> Result<(), Error> {
         ("original_kubeconfig", state.original_kubeconfig.as_str()),
     ];
     let pod = template::render(&template::EDGE_POD, &values)?;
-    report(write_file(root, STATIC_POD, pod.as_bytes())?, STATIC_POD);
+    report(
+        write_file(root, &state.static_pod, pod.as_bytes())?,
+        &state.static_pod,
+    );
     if o.wait_hub {
         hostops::wait_hub(o.timeout)
             .map_err(|cause| step_err("wait-hub", cause, "hub installed, kubelet unchanged"))?;
@@ -213,7 +233,7 @@ pub fn revert(root: &Path, restart_kubelet: bool) -> Result<(), Error> {
         })?;
         say("kubelet restarted on its original kubeconfig");
     }
-    remove_file(root, STATIC_POD)?;
+    remove_file(root, &state.static_pod)?;
     remove_file(root, KUBELET_CONF)?;
     remove_tree(root, CACHE)?;
     remove_tree(root, BACKUP)?;
