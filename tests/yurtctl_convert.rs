@@ -400,3 +400,70 @@ fn revert_interrupted_resumes_and_still_restores_everything() {
     assert!(o.status.success(), "{}", out(&o));
     assert_eq!(without_rv(&env.dump()), before);
 }
+
+#[test]
+fn server_dry_run_marks_every_write_dry_run_all() {
+    // The double does not implement dryRun (it would store the writes), so this checks
+    // yurtctl's half: no write leaves without `dryRun=All`.
+    let env = Env::new(cluster());
+    env.srv.double.clear_requests();
+    let o = env.yurtctl(&[&CONVERT[..], &["--dry-run=server"]].concat());
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("created (server dry run)"), "{}", out(&o));
+    let writes: Vec<_> = env
+        .srv
+        .double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.len() >= 12, "{writes:?}");
+    for w in writes {
+        assert!(
+            w.path_and_query.contains("dryRun=All"),
+            "{} {}",
+            w.method,
+            w.path_and_query
+        );
+    }
+}
+
+#[test]
+fn exec_credential_plugins_are_used() {
+    let env = Env::new(cluster());
+    let plugin = env.dir.join("cred.sh");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-exec-plugin\"}}'\n",
+    )
+    .expect("plugin");
+    // Run through /bin/sh: exec'ing a file just written races other tests' forks (ETXTBSY).
+    let kc = env.srv.kubeconfig();
+    let users = kc.find("users:\n").expect("users");
+    let exec_user = format!(
+        "users:\n- name: admin\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
+        plugin.display()
+    );
+    std::fs::write(
+        env.dir.join("exec-kubeconfig"),
+        format!("{}{exec_user}", &kc[..users]),
+    )
+    .expect("kc");
+    env.srv.double.clear_requests();
+    let o = Command::new(env!("CARGO_BIN_EXE_yurt"))
+        .args(["yurtctl", "status", "--kubeconfig"])
+        .arg(env.dir.join("exec-kubeconfig"))
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", out(&o));
+    let reqs = env.srv.double.requests();
+    assert!(!reqs.is_empty());
+    for r in reqs.iter().filter(|r| r.path_and_query != "/version") {
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some("Bearer from-exec-plugin"),
+            "{r:?}"
+        );
+        assert!(!r.client_cert, "{r:?}");
+    }
+}

@@ -91,15 +91,18 @@ pub async fn acquire(c: &Cluster) -> Result<Lock, Error> {
 }
 
 impl Lock {
-    /// Renews the lease (between steps).
+    /// Renews the lease (between steps). Dry runs hold no lease: nothing to renew.
     pub async fn renew(&self, c: &Cluster) -> Result<(), Error> {
+        if c.dry_run != DryRun::None {
+            return Ok(());
+        }
         let patch = json!({"spec": {"renewTime": now(), "holderIdentity": self.holder}});
         c.merge_patch(&lease_ref(), patch).await
     }
 
-    /// Deletes the lease if this process still holds it.
+    /// Deletes the lease if this process still holds it (dry runs created none).
     pub async fn release(&self, c: &Cluster) -> Result<(), Error> {
-        if c.dry_run == DryRun::Client {
+        if c.dry_run != DryRun::None {
             return Ok(());
         }
         match c.get(&lease_ref()).await? {
