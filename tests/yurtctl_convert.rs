@@ -30,7 +30,7 @@ fn convert_creates_exactly_the_manifests_is_idempotent_and_revert_restores_every
     assert!(o.status.success(), "{}", out(&o));
     let text = out(&o);
     for line in [
-        "[1/5] preflight ok",
+        "[1/6] preflight ok",
         "node edge-1 (1/2): converted",
         "node edge-2 (2/2): converted",
         "node edge-2: edge, autonomous: labelled",
@@ -119,7 +119,7 @@ fn convert_creates_exactly_the_manifests_is_idempotent_and_revert_restores_every
 #[test]
 fn convert_interrupted_after_node_1_resumes() {
     let env = Env::new(cluster());
-    env.kubelet.hold("edge-2", true);
+    env.kubelet.hold("yurtctl-convert-edge-2", true);
     let o = env.yurtctl(&[&CONVERT[..], &["--timeout=2s"]].concat());
     one_line_failure(&o, 1, "node edge-2: step convert job failed");
     assert!(out(&o).contains("state left: labelled edge"), "{}", out(&o));
@@ -136,7 +136,7 @@ fn convert_interrupted_after_node_1_resumes() {
     let job1 = mid["Job/kube-system/yurtctl-convert-edge-1"].clone();
     assert_eq!(job1["status"]["succeeded"], 1);
 
-    env.kubelet.hold("edge-2", false);
+    env.kubelet.hold("yurtctl-convert-edge-2", false);
     let o = env.yurtctl(&CONVERT);
     assert!(o.status.success(), "{}", out(&o));
     assert!(out(&o).contains("resuming"), "{}", out(&o));
@@ -355,7 +355,7 @@ fn kubeconfig_is_found_the_kubectl_way() {
 #[test]
 fn failed_node_job_is_reported_and_retried_on_rerun() {
     let env = Env::new(cluster());
-    env.kubelet.fail("edge-1", true);
+    env.kubelet.fail("yurtctl-convert-edge-1", true);
     let o = env.yurtctl(&CONVERT);
     one_line_failure(
         &o,
@@ -367,7 +367,7 @@ fn failed_node_job_is_reported_and_retried_on_rerun() {
             .contains_key("Job/kube-system/yurtctl-convert-edge-2"),
         "stopped at edge-1"
     );
-    env.kubelet.fail("edge-1", false);
+    env.kubelet.fail("yurtctl-convert-edge-1", false);
     let o = env.yurtctl(&CONVERT);
     assert!(o.status.success(), "{}", out(&o));
     assert!(
@@ -383,7 +383,7 @@ fn revert_interrupted_resumes_and_still_restores_everything() {
     let before = without_rv(&env.dump());
     let o = env.yurtctl(&CONVERT);
     assert!(o.status.success(), "{}", out(&o));
-    env.kubelet.hold("edge-2", true);
+    env.kubelet.hold("yurtctl-revert-edge-2", true);
     let o = env.yurtctl(&["revert", "--timeout=2s"]);
     one_line_failure(&o, 1, "node edge-2: step revert job failed");
     let mid = env.dump();
@@ -395,7 +395,7 @@ fn revert_interrupted_resumes_and_still_restores_everything() {
         !mid.contains_key("Job/kube-system/yurtctl-convert-edge-1"),
         "edge-1 done"
     );
-    env.kubelet.hold("edge-2", false);
+    env.kubelet.hold("yurtctl-revert-edge-2", false);
     let o = env.yurtctl(&["revert"]);
     assert!(o.status.success(), "{}", out(&o));
     assert_eq!(without_rv(&env.dump()), before);
@@ -418,7 +418,8 @@ fn server_dry_run_marks_every_write_dry_run_all() {
         .filter(|r| r.method != "GET")
         .collect();
     assert!(writes.len() >= 12, "{writes:?}");
-    for w in writes {
+    // kube-rs sends a DELETE's dryRun in its DeleteOptions body, which the log does not keep.
+    for w in writes.iter().filter(|w| w.method != "DELETE") {
         assert!(
             w.path_and_query.contains("dryRun=All"),
             "{} {}",
@@ -466,4 +467,19 @@ fn exec_credential_plugins_are_used() {
         );
         assert!(!r.client_cert, "{r:?}");
     }
+}
+
+#[test]
+fn a_failing_node_check_stops_before_anything_is_written() {
+    let env = Env::new(cluster());
+    let before = env.dump();
+    env.kubelet.fail("yurtctl-check-edge-2", true);
+    let o = env.yurtctl(&CONVERT);
+    one_line_failure(&o, 1, "node edge-2: step node check failed");
+    assert!(
+        out(&o).contains("state left: nothing changed on any node"),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(without_rv(&env.dump()), without_rv(&before));
 }

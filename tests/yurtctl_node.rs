@@ -254,3 +254,28 @@ fn a_busy_hub_port_is_refused_before_anything_changes() {
     );
     assert_eq!(snapshot(&tmp.0), before);
 }
+
+#[test]
+fn node_check_passes_on_known_layouts_fails_on_unknown_and_never_writes() {
+    for fixture in known_layouts() {
+        let tmp = TempDir::new("check");
+        copy_tree(&fixture, &tmp.0);
+        let before = snapshot(&tmp.0);
+        let out = yurtctl(&["node", "check", "--root", &tmp.0.display().to_string()]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            fixture.display(),
+            text(&out)
+        );
+        assert!(text(&out).contains("check ok"), "{}", text(&out));
+        assert_eq!(snapshot(&tmp.0), before);
+    }
+    let tmp = TempDir::new("check-unknown");
+    copy_tree(&Path::new(FIXTURES).join("unknown"), &tmp.0);
+    let before = snapshot(&tmp.0);
+    let out = yurtctl(&["node", "check", "--root", &tmp.0.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    assert_eq!(snapshot(&tmp.0), before);
+}

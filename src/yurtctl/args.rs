@@ -121,8 +121,21 @@ pub struct NodeArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum NodeCmd {
+    Check(NodeCheckArgs),
     Convert(NodeConvertArgs),
     Revert(NodeRevertArgs),
+}
+
+/// check that node convert would work here (layout known, ports free); changes nothing
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct NodeCheckArgs {
+    /// the host's root directory (default /)
+    #[argh(option, default = "String::from(\"/\")")]
+    pub root: String,
+    /// ports that must be free, comma-separated (Jobs: 10261,10267,10268)
+    #[argh(option, default = "String::new()")]
+    pub check_ports: String,
 }
 
 /// point this node's kubelet at the hub (saving the originals)

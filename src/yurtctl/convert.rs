@@ -1,6 +1,6 @@
-//! `yurtctl convert`: preflight, lock, cloud components (the first being the plan's record,
-//! `kube-system/yurt-hub-cfg`), node labels, then one conversion Job per edge node, one node at a
-//! time. Every step prints as it happens; a rerun with the same plan resumes where it stopped.
+//! `yurtctl convert`: preflight, lock, a check Job per edge node, cloud components (the first
+//! being the plan's record, `kube-system/yurt-hub-cfg`), node labels, then one conversion Job per
+//! edge node, one node at a time. Every step prints as it happens; a rerun with the same plan resumes where it stopped.
 
 use std::time::Duration;
 
@@ -20,6 +20,9 @@ pub struct Input {
     pub image_registry: Option<String>,
     pub timeout: Duration,
 }
+
+/// Steps convert prints.
+const TOTAL: usize = 6;
 
 pub(crate) fn step(n: usize, total: usize, msg: &str) {
     println!("[{n}/{total}] {msg}");
@@ -122,7 +125,7 @@ pub async fn run(c: &Cluster, i: Input) -> Result<(), Error> {
     };
     step(
         1,
-        5,
+        TOTAL,
         &format!(
             "preflight ok: {} node(s) Ready; cloud: {}; edge: {}; autonomous: {}{resume}",
             all.len(),
@@ -134,7 +137,7 @@ pub async fn run(c: &Cluster, i: Input) -> Result<(), Error> {
     let held = lock::acquire(c).await?;
     step(
         2,
-        5,
+        TOTAL,
         &format!(
             "lock kube-system/{} held by {}",
             lock::LOCK_NAME,
@@ -174,6 +177,49 @@ async fn steps(
     l: &lock::Lock,
     t: Duration,
 ) -> Result<(), Error> {
+    check_nodes(c, p, l, t).await?;
+    create_components(c, p).await?;
+    l.renew(c).await?;
+    label_nodes(c, p, all).await?;
+    convert_nodes(c, p, l, t).await
+}
+
+/// Step 3: a check Job on every edge node not converted yet (kubelet layout known, hub ports
+/// free), deleted afterwards; nothing else is written before all pass.
+async fn check_nodes(c: &Cluster, p: &Plan, l: &lock::Lock, t: Duration) -> Result<(), Error> {
+    for name in &p.edge {
+        let convert_job = ObjRef::of(&p.node_job(&template::NODE_CONVERT_JOB, name)?)?;
+        if c.get(&convert_job)
+            .await?
+            .is_some_and(|j| jobs::state(&j) == jobs::JobState::Complete)
+        {
+            step(
+                3,
+                TOTAL,
+                &format!("node {name}: already converted; check skipped"),
+            );
+            continue;
+        }
+        let job = p.node_job(&template::NODE_CHECK_JOB, name)?;
+        let result = jobs::run(c, &job, l, t).await;
+        c.delete(&ObjRef::of(&job)?).await?;
+        result.map_err(|cause| Error::Step {
+            node: Some(name.clone()),
+            step: "node check".into(),
+            cause: format!("{cause}; `yurt yurtctl node check` on the node says why"),
+            state: "nothing changed on any node".into(),
+        })?;
+        step(
+            3,
+            TOTAL,
+            &format!("node {name}: {}", verb(c, true, "checked")),
+        );
+    }
+    Ok(())
+}
+
+/// Step 4: the cloud components, the plan's record first.
+async fn create_components(c: &Cluster, p: &Plan) -> Result<(), Error> {
     for obj in p.cluster_objects()? {
         let r = ObjRef::of(&obj)?;
         let created = c.create(&obj).await.map_err(|e| {
@@ -184,9 +230,13 @@ async fn steps(
                 "no node changed; cloud components partly created",
             )
         })?;
-        step(3, 5, &format!("{r}: {}", verb(c, created, "created")));
+        step(4, TOTAL, &format!("{r}: {}", verb(c, created, "created")));
     }
-    l.renew(c).await?;
+    Ok(())
+}
+
+/// Step 5: the edge label on every node, the autonomy annotation on autonomous ones.
+async fn label_nodes(c: &Cluster, p: &Plan, all: &[Value]) -> Result<(), Error> {
     for n in all {
         let name = nodes::name(n);
         let edge = p.edge.iter().any(|e| e == name);
@@ -209,41 +259,38 @@ async fn steps(
         let role = if edge { "edge" } else { "cloud" };
         let auto = if auto { ", autonomous" } else { "" };
         step(
-            4,
             5,
+            TOTAL,
             &format!("node {name}: {role}{auto}: {}", verb(c, !done, "labelled")),
         );
     }
+    Ok(())
+}
+
+/// Step 6: one conversion Job per edge node, one node at a time.
+async fn convert_nodes(c: &Cluster, p: &Plan, l: &lock::Lock, t: Duration) -> Result<(), Error> {
+    let total = p.edge.len();
     for (k, name) in p.edge.iter().enumerate() {
         l.renew(c).await?;
         let job = p.node_job(&template::NODE_CONVERT_JOB, name)?;
         step(
-            5,
-            5,
-            &format!(
-                "node {name} ({}/{}): conversion Job started",
-                k + 1,
-                p.edge.len()
-            ),
+            6,
+            TOTAL,
+            &format!("node {name} ({}/{total}): conversion Job started", k + 1),
         );
         jobs::run(c, &job, l, t).await.map_err(|cause| Error::Step {
             node: Some(name.clone()),
             step: "convert job".into(),
             cause,
             state: format!(
-                "labelled edge; kubelet may be on its original or the hub's kubeconfig; {k} of {} edge node(s) converted before it; rerun convert to resume, or revert",
-                p.edge.len()
+                "labelled edge; kubelet may be on its original or the hub's kubeconfig; {k} of {total} edge node(s) converted before it; rerun convert to resume, or revert"
             ),
         })?;
+        let done = verb(c, true, "converted");
         step(
-            5,
-            5,
-            &format!(
-                "node {name} ({}/{}): {}",
-                k + 1,
-                p.edge.len(),
-                verb(c, true, "converted")
-            ),
+            6,
+            TOTAL,
+            &format!("node {name} ({}/{total}): {done}", k + 1),
         );
     }
     Ok(())

@@ -74,6 +74,9 @@ fn run(a: Args) -> Result<(), Error> {
     match a.cmd {
         Cmd::Manifests(m) => manifests(m),
         Cmd::Node(n) => match n.cmd {
+            NodeCmd::Check(c) => {
+                node::check(std::path::Path::new(&c.root), &ports(&c.check_ports)?)
+            }
             NodeCmd::Convert(c) => node::convert(&node_options(c)?),
             NodeCmd::Revert(r) => node::revert(std::path::Path::new(&r.root), r.restart_kubelet),
         },

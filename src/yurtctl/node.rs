@@ -95,8 +95,8 @@ fn parent(rel: &str) -> &str {
     rel.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
 }
 
-/// First conversion: detect, read the server, back up the originals and record the state.
-fn prepare(root: &Path) -> Result<NodeState, Error> {
+/// What a first conversion will work from: the layout and the API server kubelet uses.
+fn inspect(root: &Path) -> Result<(layout::Found, String), Error> {
     let found = layout::detect(root)?;
     let kc_rel = found.kubeconfig.trim_start_matches('/');
     let server_addr = std::fs::read_to_string(at(root, kc_rel))
@@ -108,6 +108,29 @@ fn prepare(root: &Path) -> Result<NodeState, Error> {
                 found.kubeconfig
             ))
         })?;
+    Ok((found, server_addr))
+}
+
+/// `yurtctl node check`: would `node convert` work here? Changes nothing.
+pub fn check(root: &Path, ports: &[u16]) -> Result<(), Error> {
+    if read_state(root)?.is_some() {
+        say(&format!("already converted (/{STATE} present)"));
+        return Ok(());
+    }
+    hostops::ports_free(ports).map_err(Error::Preflight)?;
+    let (found, server) = inspect(root)?;
+    say(&format!(
+        "check ok: layout {:?}, kubelet uses {} (server {server}), edits {}",
+        found.kind,
+        found.kubeconfig,
+        found.files.join(", ")
+    ));
+    Ok(())
+}
+
+/// First conversion: inspect, back up the originals and record the state.
+fn prepare(root: &Path) -> Result<NodeState, Error> {
+    let (found, server_addr) = inspect(root)?;
     let mut created_dirs = Vec::new();
     for rel in &found.files {
         let dest = format!("{BACKUP}/{rel}");

@@ -32,6 +32,8 @@ pub const CLUSTER: &[Template] = &[
     template!("rbac.yaml"),
     template!("tunnel-server.yaml"),
 ];
+/// The Job that checks one edge node before anything changes (`{{node}}`).
+pub const NODE_CHECK_JOB: Template = template!("node-check-job.yaml");
 /// The Job that converts one edge node (`{{node}}`).
 pub const NODE_CONVERT_JOB: Template = template!("node-convert-job.yaml");
 /// The Job that reverts one edge node (`{{node}}`).
@@ -44,7 +46,13 @@ pub const EDGE_POD: Template = template!("node/yurt-edge.yaml");
 /// Every template, for tests that render and parse them all.
 pub fn all() -> Vec<Template> {
     let mut v = CLUSTER.to_vec();
-    v.extend([NODE_CONVERT_JOB, NODE_REVERT_JOB, KUBELET_CONF, EDGE_POD]);
+    v.extend([
+        NODE_CHECK_JOB,
+        NODE_CONVERT_JOB,
+        NODE_REVERT_JOB,
+        KUBELET_CONF,
+        EDGE_POD,
+    ]);
     v
 }
 

@@ -114,7 +114,7 @@ impl Drop for Env {
 /// Marks Jobs complete, as a kubelet running them would, except on held-back nodes.
 pub struct FakeKubelet {
     stop: Arc<AtomicBool>,
-    /// Node name → what its Jobs do: "hold" (stay running) or "fail".
+    /// Job name → what it does: "hold" (stay running) or "fail".
     modes: Arc<Mutex<BTreeMap<String, &'static str>>>,
 }
 
@@ -130,10 +130,8 @@ impl FakeKubelet {
         std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 for job in d.list("/apis/batch/v1/jobs").unwrap_or_default() {
-                    let node = job["spec"]["template"]["spec"]["nodeName"]
-                        .as_str()
-                        .unwrap_or("");
-                    let mode = m.lock().expect("modes").get(node).copied();
+                    let name = job["metadata"]["name"].as_str().unwrap_or("").to_string();
+                    let mode = m.lock().expect("modes").get(&name).copied();
                     let status = match mode {
                         _ if finished(&job) => continue,
                         Some("hold") => continue,
@@ -144,7 +142,6 @@ impl FakeKubelet {
                             json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
                         }
                     };
-                    let name = job["metadata"]["name"].as_str().unwrap_or("");
                     let mut done = job.clone();
                     done["status"] = status;
                     let path = format!("/apis/batch/v1/namespaces/kube-system/jobs/{name}/status");
@@ -156,21 +153,21 @@ impl FakeKubelet {
         FakeKubelet { stop, modes }
     }
 
-    /// Jobs on `node` stay running while on.
-    pub fn hold(&self, node: &str, on: bool) {
-        self.set(node, on.then_some("hold"));
+    /// Job `job` stays running while on.
+    pub fn hold(&self, job: &str, on: bool) {
+        self.set(job, on.then_some("hold"));
     }
 
-    /// Jobs on `node` fail while on.
-    pub fn fail(&self, node: &str, on: bool) {
-        self.set(node, on.then_some("fail"));
+    /// Job `job` fails while on.
+    pub fn fail(&self, job: &str, on: bool) {
+        self.set(job, on.then_some("fail"));
     }
 
-    fn set(&self, node: &str, mode: Option<&'static str>) {
+    fn set(&self, job: &str, mode: Option<&'static str>) {
         let mut m = self.modes.lock().expect("modes");
         match mode {
-            Some(x) => m.insert(node.to_string(), x),
-            None => m.remove(node),
+            Some(x) => m.insert(job.to_string(), x),
+            None => m.remove(job),
         };
     }
 }
