@@ -30,7 +30,8 @@ fn every_template_file_is_compiled_in_and_parses_after_rendering() {
     let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/yurtctl");
     let mut files = Vec::new();
     files_under(&base, &mut files, &base);
-    assert!(files.len() >= 7, "{files:?}");
+    files.retain(|f| f != "README.md");
+    assert!(files.len() >= 8, "{files:?}");
     let compiled: Vec<&str> = template::all().iter().map(|t| t.name).collect();
     let values = [
         ("cloud_nodes", "c1"),
