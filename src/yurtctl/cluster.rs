@@ -93,13 +93,27 @@ impl std::fmt::Display for ObjRef {
     }
 }
 
+/// An error and its causes on one line (`client error (Connect): Connection refused`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out = format!("{out}: {s}");
+        }
+        cur = c.source();
+    }
+    out
+}
+
 fn api_error(what: impl Into<String>, e: kube::Error) -> Error {
     match e {
         kube::Error::Api(r) => Error::Api {
             what: what.into(),
             source: format!("{} ({})", r.message, r.code),
         },
-        other => Error::Unreachable(format!("{}: {other}", what.into())),
+        other => Error::Unreachable(format!("{}: {}", what.into(), chain(&other))),
     }
 }
 
@@ -137,7 +151,7 @@ pub async fn connect(
     client
         .apiserver_version()
         .await
-        .map_err(|e| Error::Unreachable(format!("{url}: {e}")))?;
+        .map_err(|e| Error::Unreachable(format!("{url}: {}", chain(&e))))?;
     Ok(Cluster {
         client,
         dry_run,
