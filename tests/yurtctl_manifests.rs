@@ -42,6 +42,7 @@ fn every_template_file_is_compiled_in_and_parses_after_rendering() {
         ("node", "e1"),
         ("server_addr", "https://10.0.0.10:6443"),
         ("original_kubeconfig", "/etc/kubernetes/kubelet.conf"),
+        ("kubeconfig_dir", "/etc/kubernetes"),
     ];
     for f in &files {
         assert!(

@@ -37,6 +37,16 @@ pub enum Kind {
     Systemd,
 }
 
+impl Kind {
+    /// `kubeadm` or `systemd`, as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Kubeadm => "kubeadm",
+            Kind::Systemd => "systemd",
+        }
+    }
+}
+
 /// What convert will edit on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {

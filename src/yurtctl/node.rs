@@ -120,8 +120,8 @@ pub fn check(root: &Path, ports: &[u16]) -> Result<(), Error> {
     hostops::ports_free(ports).map_err(Error::Preflight)?;
     let (found, server) = inspect(root)?;
     say(&format!(
-        "check ok: layout {:?}, kubelet uses {} (server {server}), edits {}",
-        found.kind,
+        "check ok: layout {}, kubelet uses {} (server {server}), edits {}",
+        found.kind.name(),
         found.kubeconfig,
         found.files.join(", ")
     ));
@@ -174,17 +174,23 @@ pub fn convert(o: &ConvertOptions) -> Result<(), Error> {
         }
     };
     say(&format!(
-        "layout {:?}: {} (kubelet used {})",
-        state.layout,
+        "layout {}: {} (kubelet used {})",
+        state.layout.name(),
         state.edited.join(", "),
         state.original_kubeconfig
     ));
+    let kubeconfig_dir = state
+        .original_kubeconfig
+        .rsplit_once('/')
+        .map(|(d, _)| if d.is_empty() { "/" } else { d })
+        .unwrap_or("/");
     let values = [
         ("node", o.node_name.as_str()),
         ("image", o.image.as_str()),
         ("tunnel_server_address", o.tunnel_server_address.as_str()),
         ("server_addr", state.server_addr.as_str()),
         ("original_kubeconfig", state.original_kubeconfig.as_str()),
+        ("kubeconfig_dir", kubeconfig_dir),
     ];
     let pod = template::render(&template::EDGE_POD, &values)?;
     report(
