@@ -87,6 +87,17 @@ fn convert_creates_exactly_the_manifests_is_idempotent_and_revert_restores_every
     assert!(out(&again).contains("resuming"), "{}", out(&again));
     assert_eq!(env.dump(), after);
 
+    // Another plan is refused, naming what differs.
+    let mut other = CONVERT.to_vec();
+    other[2] = "--autonomous-nodes=edge-1";
+    let o = env.yurtctl(&other);
+    one_line_failure(
+        &o,
+        1,
+        "already converted with another plan (autonomous nodes: recorded \"edge-2\", now \"edge-1\")",
+    );
+    assert_eq!(env.dump(), after);
+
     // Status shows roles and autonomy.
     let s = env.yurtctl(&["status"]);
     assert!(s.status.success(), "{}", out(&s));

@@ -85,10 +85,9 @@ pub fn plan_for(all: &[Value], i: &Input) -> Result<Plan, Error> {
 /// Refuses to start unless every node is Ready and none is marked by anyone but this plan.
 pub fn preflight(all: &[Value], p: &Plan, recorded: Option<&Plan>) -> Result<(), Error> {
     if let Some(r) = recorded {
-        if r != p {
+        if let Some(diff) = r.difference(p) {
             return Err(Error::Preflight(format!(
-                "cluster already converted with another plan (cloud: {}; edge: {}; autonomous: {}); run `yurtctl revert` first",
-                r.cloud.join(","), r.edge.join(","), r.autonomous.join(",")
+                "cluster already converted with another plan ({diff}); run `yurtctl revert` first"
             )));
         }
     }

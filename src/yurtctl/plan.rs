@@ -23,13 +23,15 @@ pub struct Plan {
     pub image: String,
 }
 
-/// Splits a comma-separated list, dropping empty items.
+/// Splits a comma-separated list, dropping empty and repeated items.
 pub fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(String::from)
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for x in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        if !out.iter().any(|o| o == x) {
+            out.push(x.to_string());
+        }
+    }
+    out
 }
 
 /// The yurt image, `yurt:<version>` under `registry` when given.
@@ -115,6 +117,32 @@ impl Plan {
             .ok_or_else(|| Error::Template(format!("{}: no object", t.name)))
     }
 
+    /// How `other` differs from this (recorded) plan, e.g. `edge nodes: recorded a,b, now a`;
+    /// `None` when they are the same.
+    pub fn difference(&self, other: &Plan) -> Option<String> {
+        let fields = [
+            ("cloud nodes", self.cloud.join(","), other.cloud.join(",")),
+            ("edge nodes", self.edge.join(","), other.edge.join(",")),
+            (
+                "autonomous nodes",
+                self.autonomous.join(","),
+                other.autonomous.join(","),
+            ),
+            (
+                "tunnel server address",
+                self.tunnel_server_address.clone(),
+                other.tunnel_server_address.clone(),
+            ),
+            ("image", self.image.clone(), other.image.clone()),
+        ];
+        let diffs: Vec<String> = fields
+            .into_iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(what, a, b)| format!("{what}: recorded {a:?}, now {b:?}"))
+            .collect();
+        (!diffs.is_empty()).then(|| diffs.join("; "))
+    }
+
     /// The plan recorded in a `yurt-hub-cfg` ConfigMap.
     pub fn from_configmap(cm: &Value) -> Option<Plan> {
         let d = cm.get("data")?;
@@ -126,5 +154,35 @@ impl Plan {
             tunnel_server_address: s("tunnelServerAddress"),
             image: s("image"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(edge: &str, image: &str) -> Plan {
+        Plan {
+            cloud: split_list("c"),
+            edge: split_list(edge),
+            autonomous: vec![],
+            tunnel_server_address: "t:1".into(),
+            image: image.into(),
+        }
+    }
+
+    #[test]
+    fn lists_and_differences() {
+        assert_eq!(split_list(" a, ,b,a,"), vec!["a", "b"]);
+        assert_eq!(plan("a,b", "i").difference(&plan("a,b", "i")), None);
+        assert_eq!(
+            plan("a,b", "i").difference(&plan("a", "j")).as_deref(),
+            Some("edge nodes: recorded \"a,b\", now \"a\"; image: recorded \"i\", now \"j\"")
+        );
+        let bad = Plan {
+            autonomous: split_list("c"),
+            ..plan("a", "i")
+        };
+        assert!(matches!(bad.validate(), Err(Error::Usage(_))));
     }
 }
