@@ -149,3 +149,23 @@ fn conflicting_node_sets_are_one_line_and_exit_64() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn a_link_named_yurtctl_runs_yurtctl() {
+    let dir = std::env::temp_dir().join(format!("yurtctl-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let link = dir.join("yurtctl");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_yurt"), &link).expect("symlink");
+    let out = Command::new(&link)
+        .args(["manifests", "--cloud-nodes=c1"])
+        .output()
+        .expect("run link");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: yurt-hub-cfg"));
+}
