@@ -23,6 +23,9 @@ pub mod net;
 #[cfg(feature = "edge")]
 pub mod store;
 
+#[cfg(feature = "cloud")]
+pub mod yurtctl;
+
 #[cfg(feature = "sandbox")]
 pub mod apidouble;
 #[cfg(feature = "sandbox")]

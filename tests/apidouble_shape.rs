@@ -292,7 +292,7 @@ fn errors_are_the_real_status_bodies() {
         gone_pb.body,
         capture("list-pods-rv2-exact-compacted-nowatchcache.pb.body")
     );
-    let unknown = block(c.get("/apis/apps/v1/deployments", &[])).expect("unknown");
+    let unknown = block(c.get("/apis/apps/v1/replicasets", &[])).expect("unknown");
     assert_eq!(
         (unknown.status, unknown.json()["reason"].as_str()),
         (404, Some("NotFound"))

@@ -211,7 +211,7 @@ mod tests {
             "/",
             "/api/v2/pods",
             "/api/v1/widgets",
-            "/apis/apps/v1/deployments",
+            "/apis/apps/v1/replicasets",
             "/api/v1/namespaces/d/nodes",
             "/api/v1/pods/a/bogus",
             "/api/v1/namespaces/d/pods/a/status/x",

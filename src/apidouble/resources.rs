@@ -154,6 +154,14 @@ pub static RESOURCES: &[Resource] = &[
     res("networking.k8s.io", "servicecidrs", "servicecidr", "ServiceCIDR", false, &[], &[status("ServiceCIDR")], fixture!("networking.k8s.io.v1.ServiceCIDR.pb")),
     res("certificates.k8s.io", "certificatesigningrequests", "certificatesigningrequest", "CertificateSigningRequest", false, &["csr"], &[status("CertificateSigningRequest")], fixture!("certificates.k8s.io.v1.CertificateSigningRequest.pb")),
     res("events.k8s.io", "events", "event", "Event", true, &["ev"], &[], fixture!("events.k8s.io.v1.Event.pb")),
+    // What yurtctl convert creates.
+    res("apps", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &[status("DaemonSet")], fixture!("apps.v1.DaemonSet.pb")),
+    res("apps", "deployments", "deployment", "Deployment", true, &["deploy"], &[status("Deployment")], fixture!("apps.v1.Deployment.pb")),
+    res("batch", "jobs", "job", "Job", true, &[], &[status("Job")], fixture!("batch.v1.Job.pb")),
+    res("rbac.authorization.k8s.io", "clusterroles", "clusterrole", "ClusterRole", false, &[], &[], fixture!("rbac.authorization.k8s.io.v1.ClusterRole.pb")),
+    res("rbac.authorization.k8s.io", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, &[], &[], fixture!("rbac.authorization.k8s.io.v1.ClusterRoleBinding.pb")),
+    res("rbac.authorization.k8s.io", "roles", "role", "Role", true, &[], &[], fixture!("rbac.authorization.k8s.io.v1.Role.pb")),
+    res("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding", true, &[], &[], fixture!("rbac.authorization.k8s.io.v1.RoleBinding.pb")),
 ];
 
 /// Index of the resource `name` in `group`/`version`.
@@ -202,6 +210,6 @@ mod tests {
         assert_eq!(lease.api_version(), "coordination.k8s.io/v1");
         assert_eq!(lease.qualified_name(), "leases.coordination.k8s.io");
         assert_eq!(groups().first(), Some(&""));
-        assert!(find("apps", "v1", "deployments").is_none());
+        assert!(find("apps", "v1", "replicasets").is_none());
     }
 }

@@ -28,6 +28,8 @@ pub fn main(args: Vec<String>) -> i32 {
             &rest,
             crate::tunnel::server::cli::main,
         ),
+        #[cfg(feature = "cloud")]
+        "yurtctl" => crate::yurtctl::main(&rest),
         #[cfg(feature = "sandbox")]
         "sandbox" => {
             run_parsed::<crate::sandbox::SandboxArgs>("yurt sandbox", &rest, crate::sandbox::main)
@@ -61,7 +63,8 @@ fn usage() -> String {
     );
     if cfg!(feature = "cloud") {
         s.push_str(
-            "  tunnel-server tunnel server: agents in, HTTP CONNECT front end for kube-apiserver\n",
+            "  tunnel-server tunnel server: agents in, HTTP CONNECT front end for kube-apiserver\n  \
+             yurtctl      convert a cluster to Yurt and back, node status (also: link named yurtctl)\n",
         );
     }
     if cfg!(feature = "sandbox") {
@@ -84,6 +87,7 @@ pub fn dispatch(args: &[String]) -> (String, &[String]) {
         "yurt-tunnel-agent" => Some("tunnel-agent"),
         "yurt-tunnel-server" => Some("tunnel-server"),
         "yurt-edge" => Some("edge"),
+        "yurtctl" => Some("yurtctl"),
         _ => None,
     };
     match by_name {
