@@ -784,3 +784,50 @@ fn writes_over_http() {
         .get("/api/v1/namespaces/default/configmaps/cm1")
         .is_none());
 }
+
+#[test]
+fn dry_run_writes_are_answered_but_not_stored() {
+    let srv = DoubleServer::start(ApiDouble::sandbox("edge-1"));
+    let c = srv.client();
+    let rv = srv.double.resource_version();
+    let cm = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dry","namespace":"default"},"data":{"a":"1"}}"#;
+    let r = smol::block_on(c.request(
+        "POST",
+        "/api/v1/namespaces/default/configmaps?dryRun=All",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+        ],
+        cm,
+    ))
+    .expect("dry-run create");
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["metadata"]["name"], "dry");
+    assert!(
+        srv.double
+            .get("/api/v1/namespaces/default/configmaps/dry")
+            .is_none(),
+        "dry-run create stored"
+    );
+    let web = "/api/v1/namespaces/default/pods/web-0";
+    let r = smol::block_on(c.request(
+        "DELETE",
+        web,
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+        ],
+        br#"{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}"#,
+    ))
+    .expect("dry-run delete");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        srv.double.get(web).is_some(),
+        "dry-run delete removed the pod"
+    );
+    assert_eq!(
+        srv.double.resource_version(),
+        rv,
+        "a dry run moved the resourceVersion"
+    );
+}

@@ -413,10 +413,11 @@ fn revert_interrupted_resumes_and_still_restores_everything() {
 }
 
 #[test]
-fn server_dry_run_marks_every_write_dry_run_all() {
-    // The double does not implement dryRun (it would store the writes), so this checks
-    // yurtctl's half: no write leaves without `dryRun=All`.
+fn server_dry_run_marks_every_write_dry_run_all_and_writes_nothing() {
+    // The double honours dryRun=All (query, or a DELETE's DeleteOptions) like kube-apiserver:
+    // the writes are validated and answered, never stored.
     let env = Env::new(cluster());
+    let before = env.dump();
     env.srv.double.clear_requests();
     let o = env.yurtctl(&[&CONVERT[..], &["--dry-run=server"]].concat());
     assert!(o.status.success(), "{}", out(&o));
@@ -429,6 +430,7 @@ fn server_dry_run_marks_every_write_dry_run_all() {
         .filter(|r| r.method != "GET")
         .collect();
     assert!(writes.len() >= 12, "{writes:?}");
+    assert_eq!(env.dump(), before, "a server dry run changed the cluster");
     // kube-rs sends a DELETE's dryRun in its DeleteOptions body, which the log does not keep.
     for w in writes.iter().filter(|w| w.method != "DELETE") {
         assert!(

@@ -1,5 +1,6 @@
 //! HTTP handling: request log, authentication, routing, and the REST verbs on resource paths.
 
+use super::store::Store;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
@@ -146,6 +147,16 @@ async fn read_body(req: Request<Incoming>) -> Result<Option<Value>, DoubleError>
     }
 }
 
+/// Runs a write on the live store, or on a throwaway copy for a dry run.
+fn with_store<T>(d: &ApiDouble, dry: bool, f: impl FnOnce(&mut Store) -> T) -> T {
+    if dry {
+        let mut copy = d.store().dry_run_copy();
+        f(&mut copy)
+    } else {
+        f(&mut d.store())
+    }
+}
+
 fn not_allowed() -> DoubleError {
     DoubleError::MethodNotAllowed(
         "the server does not allow this method on the requested resource".into(),
@@ -174,6 +185,8 @@ async fn rest(
     let include = q.include();
     let method = req.method().clone();
     let is_watch = q.watch || p.watch_prefix;
+    // `dryRun=All`: the write is validated and answered but never stored (or watched).
+    let dry = pairs.iter().any(|(k, v)| k == "dryRun" && v == "All");
     match (method, p.name.clone(), p.sub.as_deref()) {
         (Method::GET, name, None) if is_watch => {
             if let Some(n) = name {
@@ -205,7 +218,7 @@ async fn rest(
             let body = read_body(req)
                 .await?
                 .ok_or_else(|| DoubleError::BadRequest("the request body is empty".into()))?;
-            let obj = objects::create(&mut d.store(), &p, body)?;
+            let obj = with_store(d, dry, |st| objects::create(st, &p, body))?;
             Ok(render::object(res, &obj, neg, include, pretty, 201))
         }
         (Method::POST, Some(_), Some("token")) => {
@@ -217,7 +230,7 @@ async fn rest(
             let body = read_body(req)
                 .await?
                 .ok_or_else(|| DoubleError::BadRequest("the request body is empty".into()))?;
-            let obj = objects::update(&mut d.store(), &p, body)?;
+            let obj = with_store(d, dry, |st| objects::update(st, &p, body))?;
             Ok(render::object(res, &obj, neg, include, pretty, 200))
         }
         (Method::PATCH, Some(_), None | Some("status")) => {
@@ -231,7 +244,7 @@ async fn rest(
             let body = read_body(req)
                 .await?
                 .ok_or_else(|| DoubleError::BadRequest("the patch body is empty".into()))?;
-            let obj = objects::patch(&mut d.store(), &p, &body, kind)?;
+            let obj = with_store(d, dry, |st| objects::patch(st, &p, &body, kind))?;
             Ok(render::object(res, &obj, neg, include, pretty, 200))
         }
         (Method::DELETE, Some(_), None) => {
@@ -241,12 +254,16 @@ async fn rest(
                     .and_then(Value::as_str)
                     .map(str::to_string)
             };
-            let obj = objects::delete(
-                &mut d.store(),
-                &p,
-                pre("uid").as_deref(),
-                pre("resourceVersion").as_deref(),
-            )?;
+            // DeleteOptions may carry the dry run in the body instead (kube-rs does).
+            let dry = dry
+                || opts
+                    .get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v == "All"));
+            let (uid, rv) = (pre("uid"), pre("resourceVersion"));
+            let obj = with_store(d, dry, |st| {
+                objects::delete(st, &p, uid.as_deref(), rv.as_deref())
+            })?;
             Ok(render::object(res, &obj, neg, include, pretty, 200))
         }
         (Method::DELETE, None, None) => {

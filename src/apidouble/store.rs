@@ -93,6 +93,18 @@ impl Default for Store {
 }
 
 impl Store {
+    /// A copy that shares the objects but has no watchers and no history: what a dry-run write
+    /// works on, so nothing it does is stored or seen by a watch.
+    pub fn dry_run_copy(&self) -> Store {
+        Store {
+            rv: self.rv,
+            objects: self.objects.clone(),
+            history: VecDeque::new(),
+            compacted: self.compacted,
+            subscribers: Vec::new(),
+        }
+    }
+
     /// An empty store at resourceVersion 1.
     pub fn new() -> Store {
         Store {
