@@ -1,0 +1,102 @@
+//! The tee: a response body that streams to the client unchanged and hands a copy of each frame
+//! to the cache writer through a bounded channel. It never waits: when the writer is behind, that
+//! response is simply not cached (a log line and a metric).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use smol::channel::{Sender, TrySendError};
+
+use super::metrics::CacheMetrics;
+use crate::net::http::{Body, BoxError};
+
+/// Frames buffered between a response and its writer before the tee gives up.
+pub const TEE_FRAMES: usize = 1024;
+
+/// What the writer receives.
+#[derive(Debug)]
+pub enum Msg {
+    /// A frame of the body, as the upstream sent it.
+    Data(Bytes),
+    /// The body ended cleanly. A channel closed without it means truncated.
+    End,
+}
+
+/// The client's body plus the copy.
+pub struct TeeBody {
+    inner: Body,
+    tx: Option<Sender<Msg>>,
+    metrics: Arc<CacheMetrics>,
+    component: String,
+}
+
+impl TeeBody {
+    /// Wraps `inner`; frames go to `tx`.
+    pub fn new(inner: Body, tx: Sender<Msg>, metrics: Arc<CacheMetrics>, component: &str) -> Self {
+        TeeBody {
+            inner,
+            tx: Some(tx),
+            metrics,
+            component: component.to_string(),
+        }
+    }
+
+    fn send(&mut self, msg: Msg) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                log::warn!(
+                    "cache: writer fell behind; this {} response is not cached",
+                    self.component
+                );
+                self.metrics.abandoned(&self.component);
+                self.tx = None;
+            }
+            Err(TrySendError::Closed(_)) => self.tx = None,
+        }
+    }
+
+    fn end(&mut self) {
+        self.send(Msg::End);
+        self.tx = None;
+    }
+}
+
+impl HttpBody for TeeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.send(Msg::Data(data.clone()));
+                }
+                if this.inner.is_end_stream() {
+                    this.end();
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.tx = None,
+            Poll::Ready(None) => this.end(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
