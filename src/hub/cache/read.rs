@@ -4,7 +4,7 @@
 use super::filter::plan;
 use super::render::{object_kind, sniff};
 use crate::k8s::meta::{meta, Encoding as WireEncoding};
-use crate::store::{Encoding, Store, StoreError, ViewKey, ViewMeta};
+use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta};
 
 /// A view's state as served offline.
 pub struct ViewData {
@@ -29,7 +29,8 @@ fn wire(e: Encoding) -> WireEncoding {
 
 /// The view's objects, or a broader view's filtered down to it; `None` if neither is cached.
 pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreError> {
-    if let Some((meta, items)) = store.list(want)? {
+    if let Some((meta, mut items)) = store.list(want)? {
+        sort(&mut items);
         let items = items.iter().map(|i| i.bytes().to_vec()).collect();
         return Ok(Some(ViewData { meta, items }));
     }
@@ -37,9 +38,10 @@ pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreErro
         let Some(filter) = plan(&broad, want) else {
             continue;
         };
-        let Some((meta, items)) = store.list(&broad)? else {
+        let Some((meta, mut items)) = store.list(&broad)? else {
             continue;
         };
+        sort(&mut items);
         let enc = wire(meta.encoding);
         let items = items
             .iter()
@@ -50,6 +52,11 @@ pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreErro
         return Ok(Some(ViewData { meta, items }));
     }
     Ok(None)
+}
+
+/// kube-apiserver's order: by namespace, then name (store keys are length-prefixed).
+fn sort(items: &mut [StoredItem]) {
+    items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
 }
 
 fn meta_matches(
