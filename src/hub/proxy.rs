@@ -89,11 +89,14 @@ impl Proxy {
             }
         };
         let labels = labels_for(&info, component);
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
         let target = self
             .cache
             .as_ref()
-            .and_then(|c| c.target(&info, &raw_component))
-            .filter(|_| !asks_conversion(req.headers()));
+            .and_then(|c| c.target(&info, &raw_component, accept));
         let ctx = Ctx {
             info,
             component: raw_component,
@@ -312,14 +315,6 @@ fn labels_for(info: &RequestInfo, component: String) -> ReqLabels {
         },
         subresource: info.subresource.clone(),
     }
-}
-
-/// Whether Accept asks for a conversion (`as=Table`, `as=PartialObjectMetadata`): such answers
-/// are not the objects and are not cached.
-fn asks_conversion(h: &HeaderMap) -> bool {
-    h.get_all(header::ACCEPT)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.contains("as=")))
 }
 
 /// Whether the request or response asks to switch protocols.

@@ -110,9 +110,17 @@ impl Offline {
                 Ok(None) => never_cached(&self.pool),
                 Err(e) => store_failed(&e),
             },
-            Kind::List | Kind::Watch { list: true } => {
+            Kind::List | Kind::Table | Kind::Watch { list: true } => {
                 match smol::unblock(move || read::view(&store, &view)).await {
                     Ok(Some(v)) if t.kind == Kind::List => self.list(v),
+                    Ok(Some(v)) if t.kind == Kind::Table => {
+                        let body = super::table::encode(
+                            &v.meta.api_version,
+                            v.meta.resource_version,
+                            &v.items,
+                        );
+                        bytes(200, "application/json", body)
+                    }
                     Ok(Some(v)) => self.watch_list(v),
                     Ok(None) => never_cached(&self.pool),
                     Err(e) => store_failed(&e),

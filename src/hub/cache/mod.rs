@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pages;
 pub mod read;
 pub mod render;
+pub mod table;
 pub mod tee;
 pub mod watch;
 pub mod writer;
@@ -33,6 +34,8 @@ pub enum Kind {
     List,
     /// WATCH; `list` when it is a WatchList (`sendInitialEvents=true`).
     Watch { list: bool },
+    /// LIST answered as a `meta.k8s.io` Table (kubectl), in its own view.
+    Table,
 }
 
 /// A cacheable request: its view and kind.
@@ -76,13 +79,38 @@ impl Cache {
     }
 
     /// The request's cache target, if its component is cached and it reads resources.
-    pub fn target(&self, info: &RequestInfo, component: &str) -> Option<Target> {
-        target(info, component, &self.agents)
+    pub fn target(
+        &self,
+        info: &RequestInfo,
+        component: &str,
+        accept: Option<&str>,
+    ) -> Option<Target> {
+        target(info, component, accept, &self.agents)
     }
 }
 
-/// Pure: the view a resource GET / LIST / WATCH of a cached component reads.
-pub fn target(info: &RequestInfo, component: &str, agents: &Agents) -> Option<Target> {
+/// Pure: the view a resource GET / LIST / WATCH of a cached component reads. Answers converted
+/// on request (`as=…` in Accept) are not the objects: only LISTs as Tables are cached, apart.
+pub fn target(
+    info: &RequestInfo,
+    component: &str,
+    accept: Option<&str>,
+    agents: &Agents,
+) -> Option<Target> {
+    let accept = accept.unwrap_or_default();
+    if accept.contains("as=") {
+        let mut t = plain_target(info, component, agents)?;
+        if t.kind != Kind::List || !table::asks_table(accept) {
+            return None;
+        }
+        t.kind = Kind::Table;
+        t.view.component.push_str(table::TABLE_SUFFIX);
+        return Some(t);
+    }
+    plain_target(info, component, agents)
+}
+
+fn plain_target(info: &RequestInfo, component: &str, agents: &Agents) -> Option<Target> {
     if !info.is_resource || !info.subresource.is_empty() || !agents.includes(component) {
         return None;
     }
@@ -131,23 +159,38 @@ mod tests {
             "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=500",
         )
         .expect("ok");
-        let t = target(&i, "kubelet", &a).expect("cached");
+        let t = target(&i, "kubelet", None, &a).expect("cached");
         assert_eq!(t.kind, Kind::List);
         assert_eq!(t.view.field_selector, "spec.nodeName=n1");
-        assert!(target(&i, "kubectl", &a).is_none());
+        assert!(target(&i, "kubectl", None, &a).is_none());
         let w = parse("GET", "/api/v1/pods?watch=true&sendInitialEvents=true").expect("ok");
         assert_eq!(
-            target(&w, "kubelet", &a).map(|t| t.kind),
+            target(&w, "kubelet", None, &a).map(|t| t.kind),
             Some(Kind::Watch { list: true })
         );
         let g = parse("GET", "/api/v1/nodes/n1").expect("ok");
         assert_eq!(
-            target(&g, "kubelet", &a).map(|t| t.view.name),
+            target(&g, "kubelet", None, &a).map(|t| t.view.name),
             Some("n1".into())
         );
         let s = parse("GET", "/api/v1/nodes/n1/status").expect("ok");
-        assert!(target(&s, "kubelet", &a).is_none());
+        assert!(target(&s, "kubelet", None, &a).is_none());
         let p = parse("PUT", "/api/v1/nodes/n1").expect("ok");
-        assert!(target(&p, "kubelet", &a).is_none());
+        assert!(target(&p, "kubelet", None, &a).is_none());
+        let table = Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json");
+        let all = Agents::All;
+        let t = target(&i, "kubectl", table, &all).expect("table view");
+        assert_eq!(
+            (t.kind, t.view.component.as_str()),
+            (Kind::Table, "kubectl#table")
+        );
+        assert!(target(&w, "kubectl", table, &all).is_none());
+        assert!(target(
+            &i,
+            "kubectl",
+            Some("application/json;as=PartialObjectMetadataList"),
+            &all
+        )
+        .is_none());
     }
 }

@@ -18,7 +18,7 @@ pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> smol::channel:
     let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
     smol::spawn(async move {
         match target.kind {
-            Kind::Get | Kind::List => snapshot(cache, target, enc, rx).await,
+            Kind::Get | Kind::List | Kind::Table => snapshot(cache, target, enc, rx).await,
             Kind::Watch { list } => watch(cache, target, enc, list, rx).await,
         }
     })
@@ -52,6 +52,7 @@ async fn snapshot(cache: Arc<Cache>, target: Target, enc: Encoding, rx: Receiver
 fn commit_snapshot(cache: &Cache, target: &Target, enc: Encoding, body: &[u8]) {
     let decoded = match target.kind {
         Kind::Get => decode::object(enc, body),
+        Kind::Table => super::table::decode(body),
         _ => decode::list(enc, body),
     };
     let decoded = match decoded {
