@@ -440,3 +440,133 @@ fn a_hub_restarted_while_the_cloud_is_down_serves_from_the_cache_at_once() {
     drop(hub);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn send(r: &Rig, method: &str, path: &str, ct: &str, body: &str) -> RawResponse {
+    request(
+        r.hub.proxy,
+        format!("{method} {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: kubelet/v1.34.0\r\nAccept: application/json\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+    )
+}
+
+#[test]
+fn offline_writes_lease_and_node_status_accepted_events_echoed_deletes_refused() {
+    let mut r = rig(None);
+    let node = format!("/api/v1/nodes/{NODE}");
+    assert_eq!(r.get(&node, "kubelet", JSON).status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    r.cut();
+    let lease = format!(
+        r#"{{"kind":"Lease","apiVersion":"coordination.k8s.io/v1","metadata":{{"name":"{NODE}","namespace":"kube-node-lease","resourceVersion":"3"}},"spec":{{"holderIdentity":"{NODE}"}}}}"#
+    );
+    let put = send(
+        &r,
+        "PUT",
+        &format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{NODE}"),
+        JSON,
+        &lease,
+    );
+    assert_eq!((put.status, put.body.clone()), (200, lease.into_bytes()));
+    let patch = send(
+        &r,
+        "PATCH",
+        &format!("{node}/status"),
+        "application/strategic-merge-patch+json",
+        r#"{"status":{}}"#,
+    );
+    assert_eq!(
+        patch.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&patch.body)
+    );
+    assert_eq!(
+        (
+            patch.json()["kind"].as_str(),
+            patch.json()["metadata"]["name"].as_str()
+        ),
+        (Some("Node"), Some(NODE))
+    );
+    let event =
+        r#"{"kind":"Event","apiVersion":"v1","metadata":{"name":"e1","namespace":"default"}}"#;
+    let post = send(&r, "POST", "/api/v1/namespaces/default/events", JSON, event);
+    assert_eq!(
+        (post.status, post.body.clone()),
+        (201, event.as_bytes().to_vec())
+    );
+    let del = send(
+        &r,
+        "DELETE",
+        "/api/v1/namespaces/default/pods/web-0",
+        JSON,
+        "",
+    );
+    assert_eq!(del.status, 403);
+    assert!(String::from_utf8_lossy(&del.body)
+        .contains("delete is not supported while the cloud is unreachable"));
+}
+
+#[test]
+fn paginated_lists_are_cached_only_once_the_last_page_arrived() {
+    let mut r = rig(None);
+    let base = "/api/v1/pods?limit=2";
+    let first = r.get(base, "flanneld", JSON);
+    let (_, page) = items(&first.body, JSON);
+    assert_eq!(page.len(), 2);
+    let mut cont = first.json()["metadata"]["continue"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(!cont.is_empty(), "the double pages");
+    // Only the first page of another component's list: never committed.
+    assert_eq!(r.get(base, "coredns", JSON).status, 200);
+    let mut all = page;
+    while !cont.is_empty() {
+        let next = r.get(&format!("{base}&continue={cont}"), "flanneld", JSON);
+        all.extend(items(&next.body, JSON).1);
+        cont = next.json()["metadata"]["continue"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+    }
+    let direct = items(
+        &r.direct("/api/v1/pods", JSON).body,
+        JSON,
+    );
+    assert_eq!(all, direct.1);
+    std::thread::sleep(Duration::from_millis(300));
+    r.cut();
+    let off = r.get(base, "flanneld", JSON);
+    assert_eq!(off.status, 200);
+    assert_eq!(items(&off.body, JSON), direct);
+    assert_eq!(r.get(base, "coredns", JSON).status, 503);
+}
+
+#[test]
+fn an_offline_watch_ends_cleanly_when_the_cloud_is_back() {
+    let double = ApiDouble::sandbox(NODE);
+    let (addr, stop) = serve(&double);
+    let cfg = hub_config_for(&[addr], node_cert(), LbMode::RoundRobin);
+    let hub = HubUnderTest::start(cfg);
+    let mut r = Rig {
+        double,
+        addr,
+        stop: Some(stop),
+        hub,
+        direct: support::Client::new(addr, &pki().ca_pem, None),
+    };
+    r.cut();
+    let proxy = r.hub.proxy;
+    let t = Instant::now();
+    let reader = std::thread::spawn(move || {
+        request(proxy, "GET /api/v1/pods?watch=true&timeoutSeconds=60 HTTP/1.1\r\nHost: x\r\nUser-Agent: kubelet/1\r\nConnection: close\r\n\r\n")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The double comes back on a new port; the hub only knows the old one, so restart it there.
+    let listener = smol::block_on(smol::net::TcpListener::bind(addr)).expect("rebind");
+    let (_stop2, sd) = shutdown::channel();
+    let d = r.double.clone();
+    smol::spawn(async move { d.serve(listener, Some(pki().server_config()), sd).await }).detach();
+    let w = reader.join().expect("reader");
+    assert_eq!(w.status, 200);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}

@@ -96,7 +96,8 @@ impl Proxy {
         let target = self
             .cache
             .as_ref()
-            .and_then(|c| c.target(&info, &raw_component, accept));
+            .and_then(|c| c.target(&info, &raw_component, accept))
+            .filter(|_| req.method() == Method::GET);
         let ctx = Ctx {
             info,
             component: raw_component,
