@@ -437,7 +437,28 @@ fn a_hub_restarted_while_the_cloud_is_down_serves_from_the_cache_at_once() {
                 && v["encoding"] == "protobuf")),
         "{views}"
     );
-    drop(hub);
+    let mut hub = hub;
+    hub.stop();
+    std::thread::sleep(Duration::from_millis(200));
+    let ls = std::process::Command::new(env!("CARGO_BIN_EXE_yurt"))
+        .args(["hub", "cache", "ls", "--disk-cache-path"])
+        .arg(&dir)
+        .output()
+        .expect("yurt hub cache ls");
+    let text = String::from_utf8_lossy(&ls.stdout);
+    assert!(
+        ls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("kubelet\tv1/pods\t\t\t\tspec.nodeName=edge-node-1\t"))
+        .unwrap_or_else(|| panic!("no kubelet pods view in {text}"));
+    assert!(
+        line.contains(&format!("\t{}\t{}\tprotobuf\t", want.1.len(), want.0)),
+        "{line}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -528,10 +549,7 @@ fn paginated_lists_are_cached_only_once_the_last_page_arrived() {
             .unwrap_or("")
             .to_string();
     }
-    let direct = items(
-        &r.direct("/api/v1/pods", JSON).body,
-        JSON,
-    );
+    let direct = items(&r.direct("/api/v1/pods", JSON).body, JSON);
     assert_eq!(all, direct.1);
     std::thread::sleep(Duration::from_millis(300));
     r.cut();

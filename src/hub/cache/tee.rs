@@ -100,3 +100,41 @@ impl HttpBody for TeeBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    fn body(chunks: &[&'static str]) -> Body {
+        let frames: Vec<Result<Frame<Bytes>, BoxError>> = chunks
+            .iter()
+            .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
+            .collect();
+        StreamBody::new(smol::stream::iter(frames)).boxed_unsync()
+    }
+
+    #[test]
+    fn a_slow_writer_never_delays_the_client_and_gets_no_end() {
+        let (tx, rx) = smol::channel::bounded(1);
+        let m = Arc::new(CacheMetrics::default());
+        let tee = TeeBody::new(body(&["a", "b", "c"]), tx, m.clone(), "kubelet");
+        let got = smol::block_on(tee.collect()).expect("body").to_bytes();
+        assert_eq!(&got[..], b"abc");
+        assert!(matches!(rx.try_recv(), Ok(Msg::Data(d)) if &d[..] == b"a"));
+        assert!(rx.try_recv().is_err(), "abandoned: no End, channel closed");
+        assert!(m
+            .render()
+            .contains("abandoned_responses_total{component=\"kubelet\"} 1"));
+    }
+
+    #[test]
+    fn a_whole_body_ends_with_end() {
+        let (tx, rx) = smol::channel::bounded(8);
+        let tee = TeeBody::new(body(&["a", "b"]), tx, Arc::default(), "kubelet");
+        smol::block_on(tee.collect()).expect("body");
+        let msgs: Vec<Msg> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert!(matches!(msgs.last(), Some(Msg::End)), "{msgs:?}");
+        assert_eq!(msgs.len(), 3);
+    }
+}
