@@ -13,11 +13,10 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::body::{ProxyBody, Return};
-use super::cache::{local::Offline, tee::TeeBody, writer, Cache, Target};
+use super::cache::{local::Offline, tee::TeeBody, Cache, Target};
 use super::metrics::{Metrics, ReqLabels};
 use super::upgrade;
 use super::upstream::{Ident, Pool, Upstream};
-use crate::k8s::meta::Encoding;
 use crate::k8s::request_info::{self, RequestInfo};
 use crate::k8s::status::{self, Reason};
 use crate::net::http::{full, Body, ConnInfo};
@@ -276,25 +275,14 @@ impl Proxy {
         out.body(body).expect("valid response")
     }
 
-    /// A writer for a cacheable 2xx answer in identity encoding, JSON or protobuf.
+    /// A writer for a cacheable answer (see [`super::cache::tee::start`]).
     fn tee_to(
         &self,
         ctx: &Ctx,
         resp: &Response<Incoming>,
     ) -> Option<(Arc<Cache>, smol::channel::Sender<super::cache::tee::Msg>)> {
         let (cache, target) = (self.cache.as_ref()?, ctx.target.as_ref()?);
-        let h = resp.headers();
-        let identity = h
-            .get(header::CONTENT_ENCODING)
-            .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
-        let enc = h
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Encoding::from_content_type)?;
-        if !resp.status().is_success() || !identity {
-            return None;
-        }
-        let tx = writer::spawn(cache.clone(), target.clone(), enc);
+        let tx = super::cache::tee::start(cache, target, resp.status(), resp.headers())?;
         Some((cache.clone(), tx))
     }
 

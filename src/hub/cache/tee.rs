@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::{header, HeaderMap, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use smol::channel::{Sender, TrySendError};
 
 use super::metrics::CacheMetrics;
+use super::{writer, Cache, Target};
+use crate::k8s::meta::Encoding;
 use crate::net::http::{Body, BoxError};
 
 /// Frames buffered between a response and its writer before the tee gives up.
@@ -23,6 +26,26 @@ pub enum Msg {
     Data(Bytes),
     /// The body ended cleanly. A channel closed without it means truncated.
     End,
+}
+
+/// Starts the writer for an answer worth caching: 2xx, identity-encoded, JSON or protobuf.
+pub fn start(
+    cache: &Arc<Cache>,
+    target: &Target,
+    status: StatusCode,
+    h: &HeaderMap,
+) -> Option<Sender<Msg>> {
+    let identity = h
+        .get(header::CONTENT_ENCODING)
+        .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    let enc = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Encoding::from_content_type)?;
+    if !status.is_success() || !identity {
+        return None;
+    }
+    Some(writer::spawn(cache.clone(), target.clone(), enc))
 }
 
 /// The client's body plus the copy.
