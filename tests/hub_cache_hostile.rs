@@ -1,5 +1,5 @@
 //! Hostile upstream answers never corrupt the cache nor crash the hub: a list cut mid-body,
-//! malformed JSON and protobuf with a 200, a 20 MiB object, and names with `/`, `..` and NUL.
+//! a watch cut mid-event, malformed JSON and protobuf with a 200, a 20 MiB object, and names with `/`, `..` and NUL.
 //! A scripted TLS upstream serves exact bytes; after the cut the hub answers the last good state.
 
 mod hubkit;
@@ -33,15 +33,32 @@ fn respond(script: &Script, path: &str) -> hyper::Response<Body> {
         return hyper::Response::new(full("ok"));
     }
     let Some(a) = script.lock().expect("lock").get(path).cloned() else {
+        if path.contains("watch=") {
+            return hyper::Response::builder()
+                .status(500)
+                .body(full("no watch"))
+                .expect("response");
+        }
         panic!("unexpected request for {path}");
     };
     let body = match a.cut_at {
         None => full(a.body),
         Some(n) => {
             let head = Bytes::copy_from_slice(&a.body[..n]);
-            let frames: Vec<Result<hyper::body::Frame<Bytes>, BoxError>> =
-                vec![Ok(hyper::body::Frame::data(head)), Err("cut".into())];
-            http_body_util::StreamBody::new(smol::stream::iter(frames)).boxed_unsync()
+            // The head is flushed before the connection fails (hyper drops unflushed bytes).
+            let frames = smol::stream::unfold(Some(head), |head| async move {
+                match head {
+                    Some(h) => Some((Ok(hyper::body::Frame::data(h)), None)),
+                    None => {
+                        smol::Timer::after(Duration::from_millis(200)).await;
+                        Some((
+                            Err::<hyper::body::Frame<Bytes>, BoxError>("cut".into()),
+                            None,
+                        ))
+                    }
+                }
+            });
+            http_body_util::StreamBody::new(frames).boxed_unsync()
         }
     };
     hyper::Response::builder()
@@ -61,7 +78,18 @@ fn fake(script: Script) -> (SocketAddr, Trigger) {
         Duration::ZERO,
         move |req, _| {
             let s = script.clone();
-            async move { respond(&s, req.uri().path()) }
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            async move {
+                let exact = s.lock().expect("lock").contains_key(&path);
+                match exact {
+                    true => respond(&s, &path),
+                    false => respond(&s, path.split('?').next().unwrap_or("/")),
+                }
+            }
         },
     ))
     .detach();
@@ -73,6 +101,10 @@ fn pod_json(name: &str, rv: u64) -> String {
     format!(
         r#"{{"metadata":{{"name":{name},"namespace":"default","resourceVersion":"{rv}"}},"spec":{{}}}}"#
     )
+}
+
+fn watch_line(t: &str, object: &str) -> Vec<u8> {
+    format!("{{\"type\":\"{t}\",\"object\":{object}}}\n").into_bytes()
 }
 
 fn list_json(rv: u64, items: &[String]) -> Vec<u8> {
@@ -164,6 +196,19 @@ fn hostile_answers_leave_the_last_good_state() {
             .len(),
         big.len()
     );
+    // A watch: one whole MODIFIED event, then the connection cut in the middle of the next one.
+    let mut events = watch_line("MODIFIED", &pod_json("..", 9));
+    let whole = events.len();
+    events.extend(watch_line("ADDED", &pod_json("half", 12)));
+    set(
+        &script,
+        "/api/v1/pods?watch=true",
+        JSON,
+        events,
+        Some(whole + 20),
+    );
+    let _ = get(&hub, "/api/v1/pods?watch=true", JSON);
+    wait_health(&hub, addr, true);
     std::thread::sleep(Duration::from_millis(500));
 
     // Hostile answers to the same requests.
@@ -212,6 +257,10 @@ fn hostile_answers_leave_the_last_good_state() {
         .collect();
     assert_eq!(names, ["..", "a/b", "x\0y"]);
     assert_eq!(v["metadata"]["resourceVersion"], "10");
+    assert_eq!(
+        v["items"][0]["metadata"]["resourceVersion"], "9",
+        "the whole event was applied"
+    );
     assert_eq!(get(&hub, "/api/v1/nodes", PB).body, nodes);
     let cm = get(&hub, "/api/v1/namespaces/default/configmaps/big", JSON);
     assert_eq!((cm.status, cm.body.len()), (200, big.len()));

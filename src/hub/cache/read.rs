@@ -34,6 +34,9 @@ pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreErro
         let items = items.iter().map(|i| i.bytes().to_vec()).collect();
         return Ok(Some(ViewData { meta, items }));
     }
+    if want.component.ends_with(super::table::TABLE_SUFFIX) {
+        return Ok(None); // rows carry their object under `object`, and columns are per table
+    }
     for (broad, _) in store.views_for(&want.component, &want.gvr)? {
         let Some(filter) = plan(&broad, want) else {
             continue;
