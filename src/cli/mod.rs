@@ -15,6 +15,11 @@ pub fn main(args: Vec<String>) -> i32 {
     let rest = split_equals(rest);
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     match cmd.as_str() {
+        "hub" if rest.first() == Some(&"cache") => run_parsed::<crate::hub::cache::cli::CacheArgs>(
+            "yurt hub cache",
+            &rest[1..],
+            crate::hub::cache::cli::main,
+        ),
         "hub" => run_parsed::<crate::hub::config::HubArgs>("yurt hub", &rest, crate::hub::main),
         "edge" => crate::edge::main(&rest),
         "tunnel-agent" => run_parsed::<crate::tunnel::agent::cli::AgentArgs>(

@@ -54,6 +54,17 @@ pub struct HubArgs {
     /// consecutive successful probes before a failed server is used again (default 2)
     #[argh(option, default = "2")]
     pub heartbeat_healthy_threshold: u32,
+    /// components whose answers are cached, comma separated, `*` = all (default
+    /// kubelet,kube-proxy,flanneld,coredns,yurthub,yurt-tunnel-agent)
+    #[argh(option, default = "String::from(super::cache::config::DEFAULT_AGENTS)")]
+    pub cache_agents: String,
+    /// JSON file with cache store sizes (block_cache_bytes, write_buffer_bytes, max_journal_bytes,
+    /// worker_threads, sync, max_cache_bytes); unset fields keep the board defaults
+    #[argh(option)]
+    pub cache_config: Option<PathBuf>,
+    /// size limit of cached object bytes (default 256 MiB)
+    #[argh(option)]
+    pub cache_max_bytes: Option<u64>,
     /// seconds in-flight requests get to finish after SIGTERM (default 5)
     #[argh(option, default = "5")]
     pub shutdown_grace_seconds: u64,
@@ -194,6 +205,19 @@ impl HubArgs {
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
         })
+    }
+}
+
+impl HubArgs {
+    /// The cache section: `--disk-cache-path`, `--cache-agents`, `--cache-config`, `--cache-max-bytes`.
+    pub fn resolve_cache(&self) -> Result<super::cache::CacheConfig, ConfigError> {
+        super::cache::CacheConfig::resolve(
+            &self.disk_cache_path,
+            &self.cache_agents,
+            self.cache_config.as_deref(),
+            self.cache_max_bytes,
+        )
+        .map_err(ConfigError::Invalid)
     }
 }
 

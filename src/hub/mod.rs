@@ -4,6 +4,7 @@
 //! bind port 0 and the binary binds the configured ports.
 
 pub mod body;
+pub mod cache;
 pub mod config;
 pub mod health;
 pub mod kubeconfig;
@@ -29,20 +30,37 @@ pub struct Listeners {
 }
 
 /// Serves until `shutdown` fires, then drains in-flight requests for the configured grace period.
+///
+/// The cache uses `cfg.cache_dir` with default agents and sizes; see [`run_with_cache`].
 pub async fn run(
     listeners: Listeners,
     cfg: config::HubConfig,
     shutdown: Shutdown,
 ) -> Result<(), crate::net::tls::TlsError> {
+    let cache = cache::CacheConfig::in_dir(&cfg.cache_dir);
+    run_with_cache(listeners, cfg, cache, shutdown).await
+}
+
+/// [`run`] with explicit cache settings. A cache that cannot open is logged and the hub runs
+/// as a plain proxy: the cloud path never depends on the disk.
+pub async fn run_with_cache(
+    listeners: Listeners,
+    cfg: config::HubConfig,
+    cache_cfg: cache::CacheConfig,
+    shutdown: Shutdown,
+) -> Result<(), crate::net::tls::TlsError> {
     let pool = Arc::new(upstream::Pool::new(&cfg)?);
     let metrics = Arc::new(metrics::Metrics::default());
+    let cache = open_cache(cache_cfg).await;
     let proxy = Arc::new(proxy::Proxy {
         pool: pool.clone(),
         metrics: metrics.clone(),
+        cache: cache.clone(),
     });
     let server = Arc::new(server::HubServer {
         pool: pool.clone(),
         metrics,
+        cache,
     });
     let urls: Vec<&str> = cfg.servers.iter().map(|s| s.addr_url()).collect();
     log::info!(
@@ -74,6 +92,23 @@ pub async fn run(
     Ok(())
 }
 
+async fn open_cache(cfg: cache::CacheConfig) -> Option<Arc<cache::Cache>> {
+    let dir = cfg.dir.clone();
+    match smol::unblock(move || cache::Cache::open(&cfg)).await {
+        Ok(c) => {
+            log::info!("cache in {}", dir.display());
+            Some(Arc::new(c))
+        }
+        Err(e) => {
+            log::warn!(
+                "cache in {} unavailable, running without it: {e}",
+                dir.display()
+            );
+            None
+        }
+    }
+}
+
 fn local(l: &TcpListener) -> String {
     l.local_addr()
         .map(|a| a.to_string())
@@ -88,7 +123,7 @@ impl config::ServerAddr {
 
 /// `yurt hub`: resolve flags, bind, serve until SIGTERM/SIGINT.
 pub fn main(args: config::HubArgs) -> i32 {
-    let cfg = match args.resolve() {
+    let cfg = match args.resolve().and_then(|c| Ok((c, args.resolve_cache()?))) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("yurt hub: {e}");
@@ -101,6 +136,7 @@ pub fn main(args: config::HubArgs) -> i32 {
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))
         };
+        let (cfg, cache_cfg) = cfg;
         let listeners = match (bind(cfg.proxy_addr).await, bind(cfg.server_addr).await) {
             (Ok(proxy), Ok(server)) => Listeners { proxy, server },
             (Err(e), _) | (_, Err(e)) => {
@@ -115,7 +151,7 @@ pub fn main(args: config::HubArgs) -> i32 {
                 return EXIT_FAILURE;
             }
         };
-        match run(listeners, cfg, shutdown).await {
+        match run_with_cache(listeners, cfg, cache_cfg, shutdown).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("yurt hub: {e}");

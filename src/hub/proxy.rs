@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
@@ -11,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::body::{ProxyBody, Return};
+use super::cache::{local::Offline, tee::TeeBody, Cache, Target};
 use super::metrics::{Metrics, ReqLabels};
 use super::upgrade;
 use super::upstream::{Ident, Pool, Upstream};
@@ -22,6 +25,16 @@ use crate::net::http::{full, Body, ConnInfo};
 pub struct Proxy {
     pub pool: Arc<Pool>,
     pub metrics: Arc<Metrics>,
+    /// The cache, when its store opened.
+    pub cache: Option<Arc<Cache>>,
+}
+
+/// What the proxy knows of a request besides its bytes.
+struct Ctx {
+    info: RequestInfo,
+    component: String,
+    labels: ReqLabels,
+    target: Option<Target>,
 }
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
@@ -48,7 +61,8 @@ impl Proxy {
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
-        let component = self.metrics.component_label(&request_info::component(ua));
+        let raw_component = request_info::component(ua);
+        let component = self.metrics.component_label(&raw_component);
         let path = req
             .uri()
             .path_and_query()
@@ -74,14 +88,55 @@ impl Proxy {
             }
         };
         let labels = labels_for(&info, component);
-        let resp = self.forward(req, &labels).await;
-        self.metrics.request(&labels, resp.status().as_u16());
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        let target = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.target(&info, &raw_component, accept))
+            .filter(|_| req.method() == Method::GET);
+        let ctx = Ctx {
+            info,
+            component: raw_component,
+            labels,
+            target,
+        };
+        let resp = self.forward(req, &ctx).await;
+        self.metrics.request(&ctx.labels, resp.status().as_u16());
         resp
     }
 
-    async fn forward(&self, mut req: Request<Incoming>, labels: &ReqLabels) -> Response<Body> {
+    /// Answers from the cache (no upstream, or a read failed to reach one); `None`: cannot.
+    async fn offline(&self, ctx: &Ctx, headers: &HeaderMap, body: Bytes) -> Option<Response<Body>> {
+        let cache = self.cache.clone()?;
+        let off = Offline {
+            cache,
+            pool: self.pool.clone(),
+            info: ctx.info.clone(),
+            component: ctx.component.clone(),
+            headers: headers.clone(),
+            body,
+        };
+        off.answer(ctx.target.clone()).await
+    }
+
+    async fn forward(&self, mut req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+        let labels = &ctx.labels;
         let Some(mut up) = self.pool.pick(None) else {
-            return self.no_upstream();
+            let headers = req.headers().clone();
+            let body = match http_body_util::Limited::new(req.into_body(), MAX_OFFLINE_BODY)
+                .collect()
+                .await
+            {
+                Ok(b) => b.to_bytes(),
+                Err(_) => Bytes::new(),
+            };
+            return match self.offline(ctx, &headers, body).await {
+                Some(r) => r,
+                None => self.no_upstream(),
+            };
         };
         let ident = if req.headers().contains_key(header::AUTHORIZATION) {
             Ident::Anonymous
@@ -94,7 +149,7 @@ impl Proxy {
             matches!(parts.method, Method::GET | Method::HEAD) && client_upgrade.is_none();
         let mut body = Some(body.map_err(|e| e.into()).boxed_unsync());
         loop {
-            let out = self.upstream_request(&parts, &up, ident, body.take());
+            let out = self.upstream_request(&parts, &up, ident, body.take(), ctx.target.is_some());
             let start = Instant::now();
             match self.pool.send(&up, ident, out).await {
                 Ok((resp, sender)) => {
@@ -105,7 +160,7 @@ impl Proxy {
                         ident,
                         sender,
                     };
-                    return self.respond(resp, ret, client_upgrade, labels);
+                    return self.respond(resp, ret, client_upgrade, ctx);
                 }
                 Err(e) => {
                     log::warn!(
@@ -120,6 +175,13 @@ impl Proxy {
                     match self.pool.pick(Some(&up)).filter(|_| retriable) {
                         Some(next) => up = next,
                         None => {
+                            if retriable {
+                                if let Some(r) =
+                                    self.offline(ctx, &parts.headers, Bytes::new()).await
+                                {
+                                    return r;
+                                }
+                            }
                             let msg = format!(
                                 "the hub could not reach the apiserver {}: {e}",
                                 up.addr.url
@@ -139,6 +201,7 @@ impl Proxy {
         up: &Upstream,
         ident: Ident,
         body: Option<Body>,
+        cached: bool,
     ) -> Request<Body> {
         let mut b = Request::builder().method(parts.method.clone()).uri(
             parts
@@ -149,6 +212,10 @@ impl Proxy {
         );
         let headers = b.headers_mut().expect("a fresh builder has headers");
         copy_end_to_end(&parts.headers, headers, is_upgrade(&parts.headers));
+        if cached {
+            // Identity-encoded answers can be decoded as they stream by.
+            headers.remove(header::ACCEPT_ENCODING);
+        }
         if let Ok(host) = HeaderValue::from_str(&up.addr.authority()) {
             headers.insert(header::HOST, host);
         }
@@ -166,8 +233,9 @@ impl Proxy {
         mut resp: Response<Incoming>,
         ret: Return,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-        labels: &ReqLabels,
+        ctx: &Ctx,
     ) -> Response<Body> {
+        let labels = &ctx.labels;
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         let mut out = Response::builder()
             .status(resp.status())
@@ -192,8 +260,30 @@ impl Proxy {
             }
             return out.body(crate::net::http::empty()).expect("valid response");
         }
+        let tee = self.tee_to(ctx, &resp);
         let body = ProxyBody::new(resp.into_body(), ret, self.metrics.clone(), labels.clone());
-        out.body(body.boxed_unsync()).expect("valid response")
+        let body = match tee {
+            Some((cache, tx)) => TeeBody::new(
+                body.boxed_unsync(),
+                tx,
+                cache.metrics.clone(),
+                &ctx.component,
+            )
+            .boxed_unsync(),
+            None => body.boxed_unsync(),
+        };
+        out.body(body).expect("valid response")
+    }
+
+    /// A writer for a cacheable answer (see [`super::cache::tee::start`]).
+    fn tee_to(
+        &self,
+        ctx: &Ctx,
+        resp: &Response<Incoming>,
+    ) -> Option<(Arc<Cache>, smol::channel::Sender<super::cache::tee::Msg>)> {
+        let (cache, target) = (self.cache.as_ref()?, ctx.target.as_ref()?);
+        let tx = super::cache::tee::start(cache, target, resp.status(), resp.headers())?;
+        Some((cache.clone(), tx))
     }
 
     fn no_upstream(&self) -> Response<Body> {
@@ -250,6 +340,9 @@ fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap, upgrade: bool) {
         to.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     }
 }
+
+/// Largest request body read for an offline answer (an event or a lease).
+const MAX_OFFLINE_BODY: usize = 3 << 20;
 
 /// A Kubernetes Status answer.
 pub fn status_response(code: u16, reason: Reason, message: &str) -> Response<Body> {

@@ -191,6 +191,8 @@ pub struct HubUnderTest {
     pub server: SocketAddr,
     trigger: Option<Trigger>,
     done: Option<smol::Task<()>>,
+    /// Removed on drop when made by [`temp_cache_dir`].
+    cache_dir: PathBuf,
 }
 
 /// A child process killed when dropped.
@@ -282,7 +284,7 @@ pub fn hub_config_for(addrs: &[SocketAddr], credential: Credential, lb: LbMode) 
             ca_pem: pki().ca_pem.clone().into_bytes(),
             credential,
         },
-        cache_dir: PathBuf::from("/nonexistent"),
+        cache_dir: temp_cache_dir(),
         proxy_addr: "127.0.0.1:0".parse().expect("addr"),
         server_addr: "127.0.0.1:0".parse().expect("addr"),
         lb_mode: lb,
@@ -296,6 +298,13 @@ pub fn hub_config_for(addrs: &[SocketAddr], credential: Credential, lb: LbMode) 
     }
 }
 
+/// A fresh cache directory for one hub; removed when the [`HubUnderTest`] using it drops.
+pub fn temp_cache_dir() -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("yurt-hubkit-{}-{n}", std::process::id()))
+}
+
 /// The hub's own client certificate credential.
 pub fn node_cert() -> Credential {
     let pair = pki().node_client("edge-node-1").expect("client cert");
@@ -307,6 +316,13 @@ pub fn node_cert() -> Credential {
 
 impl HubUnderTest {
     pub fn start(cfg: HubConfig) -> HubUnderTest {
+        let cache = yurt::hub::cache::CacheConfig::in_dir(&cfg.cache_dir);
+        HubUnderTest::start_with_cache(cfg, cache)
+    }
+
+    /// Starts a hub with explicit cache settings (e.g. `Agents::All` for curl and kubectl).
+    pub fn start_with_cache(cfg: HubConfig, cache: yurt::hub::cache::CacheConfig) -> HubUnderTest {
+        let cache_dir = cfg.cache_dir.clone();
         let (proxy, server) = smol::block_on(async {
             (
                 smol::net::TcpListener::bind("127.0.0.1:0")
@@ -323,7 +339,7 @@ impl HubUnderTest {
         );
         let (trigger, shutdown) = shutdown::channel();
         let done = smol::spawn(async move {
-            yurt::hub::run(yurt::hub::Listeners { proxy, server }, cfg, shutdown)
+            yurt::hub::run_with_cache(yurt::hub::Listeners { proxy, server }, cfg, cache, shutdown)
                 .await
                 .expect("hub runs");
         });
@@ -332,6 +348,7 @@ impl HubUnderTest {
             server: sa,
             trigger: Some(trigger),
             done: Some(done),
+            cache_dir,
         }
     }
 
@@ -358,6 +375,16 @@ impl Drop for HubUnderTest {
     fn drop(&mut self) {
         if let Some(t) = self.trigger.take() {
             t.fire();
+        }
+        let ours = self
+            .cache_dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("yurt-hubkit-"));
+        if ours {
+            if let Some(d) = self.done.take() {
+                smol::block_on(d);
+            }
+            let _ = std::fs::remove_dir_all(&self.cache_dir);
         }
     }
 }

@@ -1,0 +1,246 @@
+//! The local responder: what clients get while no apiserver is reachable (DESIGN.md, "Offline
+//! semantics"). Reads run on the blocking pool; every answer is counted by component/resource.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Response};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+
+use super::read::{self, ObjectData, ViewData};
+use super::render::{self, accepts, content_type};
+use super::{Cache, Kind, Target};
+use crate::hub::upstream::Pool;
+use crate::k8s::request_info::{RequestInfo, Verb};
+use crate::k8s::status::Reason;
+use crate::net::http::{full, Body, BoxError};
+use crate::store::{Encoding, StoreError};
+
+/// How long an offline watch without `timeoutSeconds` stays open at most.
+const DEFAULT_WATCH_SECS: u64 = 1800;
+/// How often an open offline watch checks whether the cloud is back.
+const CLOUD_POLL: Duration = Duration::from_millis(250);
+
+/// One offline request.
+pub struct Offline {
+    pub cache: Arc<Cache>,
+    pub pool: Arc<Pool>,
+    pub info: RequestInfo,
+    pub component: String,
+    pub headers: HeaderMap,
+    /// The request body (writes), already read.
+    pub body: Bytes,
+}
+
+impl Offline {
+    /// The answer, or `None` when the cache has nothing to say (the caller sends its 503).
+    pub async fn answer(self, target: Option<Target>) -> Option<Response<Body>> {
+        let resp = match (&target, self.info.verb) {
+            (Some(t), _) => self.read(t).await,
+            (None, Verb::Delete | Verb::DeleteCollection) if self.cached_component() => status(
+                403,
+                Reason::Forbidden,
+                "delete is not supported while the cloud is unreachable",
+            ),
+            (None, Verb::Create) if self.cached_component() && self.info.resource == "events" => {
+                self.echo(201)
+            }
+            (None, Verb::Update | Verb::Patch) if self.cached_component() && self.node_write() => {
+                self.accept_write().await
+            }
+            _ => return None,
+        };
+        self.cache
+            .metrics
+            .offline(&self.component, &self.info.resource, resp.status().as_u16());
+        Some(resp)
+    }
+
+    fn cached_component(&self) -> bool {
+        self.info.is_resource && self.cache.agents.includes(&self.component)
+    }
+
+    /// kubelet's lease renewals and node status updates.
+    fn node_write(&self) -> bool {
+        let r = (self.info.resource.as_str(), self.info.subresource.as_str());
+        matches!(r, ("leases", "") | ("nodes", "") | ("nodes", "status"))
+    }
+
+    fn accept(&self) -> Option<&str> {
+        self.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    fn echo(&self, code: u16) -> Response<Body> {
+        let ct = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or(header::HeaderValue::from_static("application/json"));
+        Response::builder()
+            .status(code)
+            .header(header::CONTENT_TYPE, ct)
+            .body(full(self.body.clone()))
+            .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
+    }
+
+    /// PUT echoes the object sent; PATCH answers with the cached object (as OpenYurt does).
+    async fn accept_write(&self) -> Response<Body> {
+        if self.info.verb == Verb::Update {
+            return self.echo(200);
+        }
+        let view = super::view_of(&self.info, &self.component, true);
+        let store = self.cache.store.clone();
+        match smol::unblock(move || read::object(&store, &view)).await {
+            Ok(Some(o)) => self.object(o),
+            Ok(None) => never_cached(&self.pool),
+            Err(e) => store_failed(&e),
+        }
+    }
+
+    async fn read(&self, t: &Target) -> Response<Body> {
+        let store = self.cache.store.clone();
+        let view = t.view.clone();
+        match t.kind {
+            Kind::Get => match smol::unblock(move || read::object(&store, &view)).await {
+                Ok(Some(o)) => self.object(o),
+                Ok(None) => never_cached(&self.pool),
+                Err(e) => store_failed(&e),
+            },
+            Kind::List | Kind::Table | Kind::Watch { list: true } => {
+                match smol::unblock(move || read::view(&store, &view)).await {
+                    Ok(Some(v)) if t.kind == Kind::List => self.list(v),
+                    Ok(Some(v)) if t.kind == Kind::Table => {
+                        let body = super::table::encode(
+                            &v.meta.api_version,
+                            v.meta.resource_version,
+                            &v.items,
+                        );
+                        bytes(200, "application/json", body)
+                    }
+                    Ok(Some(v)) => self.watch_list(v),
+                    Ok(None) => never_cached(&self.pool),
+                    Err(e) => store_failed(&e),
+                }
+            }
+            Kind::Watch { list: false } => self.empty_watch(t).await,
+        }
+    }
+
+    fn object(&self, o: ObjectData) -> Response<Body> {
+        if !accepts(self.accept(), o.encoding) {
+            return not_acceptable(o.encoding);
+        }
+        match render::object(o.encoding, &o.api_version, &o.kind, &o.bytes) {
+            Ok(b) => bytes(200, content_type(o.encoding, false), b),
+            Err(e) => status(500, Reason::InternalError, &format!("cached object: {e}")),
+        }
+    }
+
+    fn list(&self, v: ViewData) -> Response<Body> {
+        if !accepts(self.accept(), v.meta.encoding) {
+            return not_acceptable(v.meta.encoding);
+        }
+        let items: Vec<&[u8]> = v.items.iter().map(Vec::as_slice).collect();
+        let body = render::list(&v.meta, v.meta.resource_version, &items);
+        bytes(200, content_type(v.meta.encoding, false), body)
+    }
+
+    fn watch_list(&self, v: ViewData) -> Response<Body> {
+        if !accepts(self.accept(), v.meta.encoding) {
+            return not_acceptable(v.meta.encoding);
+        }
+        let mut prefix = Vec::new();
+        for i in &v.items {
+            match render::added(&v.meta, i) {
+                Ok(e) => prefix.extend(e),
+                Err(e) => {
+                    return status(500, Reason::InternalError, &format!("cached object: {e}"))
+                }
+            }
+        }
+        prefix.extend(render::initial_events_end(&v.meta, v.meta.resource_version));
+        self.stream(v.meta.encoding, prefix)
+    }
+
+    async fn empty_watch(&self, t: &Target) -> Response<Body> {
+        let store = self.cache.store.clone();
+        let (c, g) = (t.view.component.clone(), t.view.gvr.clone());
+        let stored = smol::unblock(move || store.views_for(&c, &g)).await;
+        let enc = match stored.ok().and_then(|v| v.first().map(|(_, m)| m.encoding)) {
+            Some(e) => e,
+            None if accepts(self.accept(), Encoding::Protobuf) => Encoding::Protobuf,
+            None => Encoding::Json,
+        };
+        if !accepts(self.accept(), enc) {
+            return not_acceptable(enc);
+        }
+        self.stream(enc, Vec::new())
+    }
+
+    /// 200, `prefix`, then nothing until timeoutSeconds or the cloud is back; then a clean end.
+    fn stream(&self, enc: Encoding, prefix: Vec<u8>) -> Response<Body> {
+        let secs = self.info.timeout_seconds.unwrap_or(DEFAULT_WATCH_SECS);
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let pool = self.pool.clone();
+        let first = (!prefix.is_empty()).then(|| Bytes::from(prefix));
+        let s = smol::stream::unfold((first, pool), move |(first, pool)| async move {
+            if let Some(b) = first {
+                return Some((Ok::<_, BoxError>(Frame::data(b)), (None, pool)));
+            }
+            loop {
+                let now = Instant::now();
+                if now >= deadline || pool.servers().iter().any(|s| s.is_healthy()) {
+                    return None;
+                }
+                smol::Timer::after(CLOUD_POLL.min(deadline - now)).await;
+            }
+        });
+        Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, content_type(enc, true))
+            .body(StreamBody::new(s).boxed_unsync())
+            .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
+    }
+}
+
+fn bytes(code: u16, ct: &'static str, body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, ct)
+        .body(full(body))
+        .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
+}
+
+fn status(code: u16, reason: Reason, msg: &str) -> Response<Body> {
+    crate::hub::proxy::status_response(code, reason, msg)
+}
+
+fn never_cached(pool: &Pool) -> Response<Body> {
+    let states: Vec<String> = pool.servers().iter().map(|s| s.describe()).collect();
+    let msg = format!(
+        "no healthy apiserver ({}) and this data was never cached by the hub",
+        states.join("; ")
+    );
+    status(503, Reason::ServiceUnavailable, &msg)
+}
+
+fn not_acceptable(enc: Encoding) -> Response<Body> {
+    let msg = format!(
+        "the cloud is unreachable and the cached answer is {}, which the Accept header refuses",
+        content_type(enc, false)
+    );
+    status(406, Reason::NotAcceptable, &msg)
+}
+
+fn store_failed(e: &StoreError) -> Response<Body> {
+    log::warn!("cache: offline read failed: {e}");
+    status(
+        503,
+        Reason::ServiceUnavailable,
+        &format!("the cloud is unreachable and the cache failed: {e}"),
+    )
+}

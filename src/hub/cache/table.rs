@@ -1,0 +1,128 @@
+//! kubectl's tables (`Accept: application/json;as=Table;…`): a LIST answered as a
+//! `meta.k8s.io/v1` Table is cached as its own view (component `<name>#table`), one item per
+//! row (keyed by the row object's metadata) plus one item holding the column definitions, so
+//! `kubectl get` prints offline what it printed online.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::decode::{Decoded, OwnedItem};
+use crate::k8s::decode_error::DecodeError;
+use crate::k8s::meta::{meta, rv_u64, Encoding};
+
+/// Suffix of the component of table views.
+pub const TABLE_SUFFIX: &str = "#table";
+/// Namespace and name of the item holding the column definitions (sorts before every row).
+const COLUMNS: &str = "\0columns";
+
+#[derive(Deserialize)]
+struct TableIn<'a> {
+    #[serde(rename = "apiVersion", default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: ListMetaIn,
+    #[serde(borrow, rename = "columnDefinitions")]
+    columns: &'a RawValue,
+    #[serde(borrow, default)]
+    rows: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListMetaIn {
+    #[serde(rename = "resourceVersion", default)]
+    resource_version: String,
+    #[serde(rename = "continue", default)]
+    continue_token: String,
+}
+
+#[derive(Deserialize)]
+struct RowIn<'a> {
+    #[serde(borrow)]
+    object: &'a RawValue,
+}
+
+fn invalid(why: &'static str) -> DecodeError {
+    DecodeError::Invalid(why.into())
+}
+
+/// Whether an Accept header asks for a Table.
+pub fn asks_table(accept: &str) -> bool {
+    accept.contains("as=Table")
+}
+
+/// A Table body as a list of rows plus the columns item.
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let t: TableIn<'_> =
+        serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(e.to_string().into()))?;
+    if t.kind != "Table" {
+        return Err(invalid("not a Table"));
+    }
+    let rv =
+        rv_u64(&t.metadata.resource_version).ok_or(invalid("Table without a resourceVersion"))?;
+    let mut items = vec![OwnedItem {
+        namespace: COLUMNS.into(),
+        name: COLUMNS.into(),
+        resource_version: rv,
+        bytes: t.columns.get().as_bytes().to_vec(),
+    }];
+    for row in t.rows {
+        let r: RowIn<'_> =
+            serde_json::from_str(row.get()).map_err(|_| invalid("Table row without an object"))?;
+        let m = meta(Encoding::Json, r.object.get().as_bytes())?;
+        items.push(OwnedItem {
+            namespace: m.namespace,
+            name: m.name,
+            resource_version: rv_u64(&m.resource_version)
+                .ok_or(invalid("row object without a resourceVersion"))?,
+            bytes: row.get().as_bytes().to_vec(),
+        });
+    }
+    Ok(Decoded {
+        api_version: t.api_version,
+        kind: t.kind,
+        resource_version: rv,
+        continue_token: t.metadata.continue_token,
+        items,
+    })
+}
+
+/// The Table body from stored items (columns item first, as stored).
+pub fn encode(api_version: &str, rv: u64, items: &[Vec<u8>]) -> Vec<u8> {
+    let (columns, rows): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+        items.iter().partition(|i| i.first() == Some(&b'['));
+    let mut out = format!(
+        r#"{{"kind":"Table","apiVersion":{},"metadata":{{"resourceVersion":"{rv}"}},"columnDefinitions":"#,
+        serde_json::to_string(api_version).unwrap_or_else(|_| "\"meta.k8s.io/v1\"".into())
+    )
+    .into_bytes();
+    out.extend_from_slice(columns.first().map_or(&b"[]"[..], |c| c.as_slice()));
+    out.extend_from_slice(b",\"rows\":[");
+    for (n, r) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(b"]}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let body = br#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"9"},"columnDefinitions":[{"name":"Name"}],"rows":[{"cells":["a"],"object":{"kind":"PartialObjectMetadata","metadata":{"name":"a","namespace":"d","resourceVersion":"3"}}}]}"#;
+        let d = decode(body).expect("table");
+        assert_eq!((d.items.len(), d.resource_version), (2, 9));
+        let items: Vec<Vec<u8>> = d.items.into_iter().map(|i| i.bytes).collect();
+        let again: serde_json::Value =
+            serde_json::from_slice(&encode("meta.k8s.io/v1", 9, &items)).expect("json");
+        let orig: serde_json::Value = serde_json::from_slice(body).expect("json");
+        assert_eq!(again, orig);
+        assert!(decode(br#"{"kind":"PodList","columnDefinitions":[],"rows":[]}"#).is_err());
+    }
+}

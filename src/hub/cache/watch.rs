@@ -1,0 +1,156 @@
+//! Pure state of one cached watch stream: bytes in, store steps out.
+//!
+//! Events arriving together become one `apply` batch (flash wear). A WatchList's initial ADDED
+//! events are held back and become the view's snapshot at the `initial-events-end` bookmark.
+//! An ERROR event (410 Expired, ...) or undecodable bytes end caching of the stream; what was
+//! applied before stays, the view is never wiped.
+
+use super::decode::{next_event, Decoded, OwnedEvent, OwnedItem};
+use crate::k8s::decode_error::DecodeError;
+use crate::k8s::meta::Encoding;
+
+/// What the writer does next with the store.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Replace the view's membership (WatchList snapshot).
+    Commit(Decoded),
+    /// Apply these events in one batch.
+    Apply(Vec<OwnedEvent>),
+}
+
+/// Decoder state of one stream.
+pub struct Watcher {
+    enc: Encoding,
+    buf: Vec<u8>,
+    /// `Some` while a WatchList's initial events are being gathered.
+    initial: Option<Vec<OwnedItem>>,
+    /// Set once the stream must not be cached any further.
+    pub stopped: bool,
+}
+
+impl Watcher {
+    /// A watcher; `watch_list` when the request asked for initial events.
+    pub fn new(enc: Encoding, watch_list: bool) -> Watcher {
+        Watcher {
+            enc,
+            buf: Vec::new(),
+            initial: watch_list.then(Vec::new),
+            stopped: false,
+        }
+    }
+
+    /// Adds bytes; call [`Watcher::steps`] once everything available was added.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if !self.stopped {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Decodes every complete event buffered and plans the store writes.
+    pub fn steps(&mut self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut batch = Vec::new();
+        let mut used = 0;
+        while !self.stopped {
+            match next_event(self.enc, &self.buf[used..]) {
+                Ok(None) => break,
+                Ok(Some((event, n))) => {
+                    used += n;
+                    self.on_event(event, &mut batch, &mut steps);
+                }
+                Err(e) => self.stop(&e),
+            }
+        }
+        self.buf.drain(..used.min(self.buf.len()));
+        if !batch.is_empty() {
+            steps.push(Step::Apply(batch));
+        }
+        steps
+    }
+
+    fn stop(&mut self, e: &DecodeError) {
+        log::warn!("cache: undecodable watch event ({e}); no longer caching this stream");
+        self.stopped = true;
+        self.buf = Vec::new();
+    }
+
+    fn on_event(&mut self, event: OwnedEvent, batch: &mut Vec<OwnedEvent>, steps: &mut Vec<Step>) {
+        if let Some(initial) = &mut self.initial {
+            match event {
+                OwnedEvent::Put(item) => initial.push(item),
+                OwnedEvent::Delete(item) => {
+                    initial.retain(|i| (&i.namespace, &i.name) != (&item.namespace, &item.name))
+                }
+                OwnedEvent::Bookmark {
+                    resource_version,
+                    end: true,
+                    api_version,
+                    kind,
+                } => {
+                    steps.push(Step::Commit(Decoded {
+                        api_version,
+                        kind: format!("{kind}List"),
+                        resource_version,
+                        continue_token: String::new(),
+                        items: std::mem::take(initial),
+                    }));
+                    self.initial = None;
+                }
+                OwnedEvent::Bookmark { .. } => {}
+                OwnedEvent::Error(code) => self.error(code),
+            }
+            return;
+        }
+        match event {
+            OwnedEvent::Error(code) => self.error(code),
+            e => batch.push(e),
+        }
+    }
+
+    fn error(&mut self, code: i32) {
+        log::debug!("cache: watch ended with ERROR {code}; the view stays as it was");
+        self.stopped = true;
+        self.initial = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::json::{bookmark_json, encode_watch_line};
+    use crate::k8s::watch::EventType;
+
+    fn pod(name: &str, rv: u64) -> Vec<u8> {
+        format!(r#"{{"kind":"Pod","apiVersion":"v1","metadata":{{"name":"{name}","namespace":"d","resourceVersion":"{rv}"}}}}"#).into_bytes()
+    }
+
+    #[test]
+    fn watch_list_commits_at_the_bookmark_then_applies() {
+        let mut w = Watcher::new(Encoding::Json, true);
+        let mut all = encode_watch_line(EventType::Added, &pod("a", 3));
+        all.extend(encode_watch_line(EventType::Added, &pod("b", 4)));
+        all.extend(bookmark_json("v1", "Pod", "5", true));
+        all.extend(encode_watch_line(EventType::Modified, &pod("a", 6)));
+        let (head, tail) = all.split_at(all.len() - 7);
+        w.push(head);
+        let first = w.steps();
+        assert!(
+            matches!(&first[..], [Step::Commit(d)] if d.items.len() == 2 && d.kind == "PodList" && d.resource_version == 5)
+        );
+        w.push(tail);
+        assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
+    }
+
+    #[test]
+    fn error_and_garbage_stop_caching() {
+        let mut w = Watcher::new(Encoding::Json, false);
+        w.push(&encode_watch_line(EventType::Added, &pod("a", 3)));
+        w.push(b"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410}}\n");
+        w.push(&encode_watch_line(EventType::Added, &pod("b", 4)));
+        assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
+        assert!(w.stopped);
+        let mut g = Watcher::new(Encoding::Protobuf, false);
+        g.push(b"\0\0\0\x05hello");
+        assert!(g.steps().is_empty() && g.stopped);
+    }
+}

@@ -1,0 +1,126 @@
+//! Real kubectl through the hub, before and after the cloud is cut: `kubectl get pods -A` prints
+//! the same table offline as it did online (and as it did directly against the API double).
+
+mod hubkit;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hubkit::*;
+use yurt::apidouble::ApiDouble;
+use yurt::hub::cache::{Agents, CacheConfig};
+use yurt::hub::config::LbMode;
+use yurt::net::shutdown;
+
+fn kubectl_present() -> bool {
+    let ok = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is required in CI"
+        );
+        eprintln!("skipping: kubectl is not installed");
+    }
+    ok
+}
+
+struct Dir(PathBuf);
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn kubectl(dir: &Dir, which: &str, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(dir.0.join(which))
+        .arg("--cache-dir")
+        .arg(dir.0.join(format!("cache-{which}")))
+        .args(args)
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {which} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// Drops the AGE column (the last one), which depends on when kubectl ran.
+fn without_age(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .map(|l| {
+            let mut cols: Vec<&str> = l.split_whitespace().collect();
+            cols.pop();
+            cols.join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
+    if !kubectl_present() {
+        return;
+    }
+    let double = ApiDouble::sandbox("edge-node-1");
+    let listener = smol::block_on(smol::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, sd) = shutdown::channel();
+    let d = double.clone();
+    smol::spawn(async move { d.serve(listener, Some(pki().server_config()), sd).await }).detach();
+    let cfg = hub_config_for(&[addr], node_cert(), LbMode::RoundRobin);
+    let cache = CacheConfig {
+        agents: Agents::All,
+        ..CacheConfig::in_dir(&cfg.cache_dir)
+    };
+    let hub = HubUnderTest::start_with_cache(cfg, cache);
+    let dir = Dir(std::env::temp_dir().join(format!("yurt-cache-kubectl-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).expect("mkdir");
+    let admin = pki()
+        .client("kubernetes-admin", Some("system:masters"))
+        .expect("admin cert");
+    std::fs::write(
+        dir.0.join("direct"),
+        pki().kubeconfig(&format!("https://127.0.0.1:{}", addr.port()), &admin),
+    )
+    .expect("write");
+    let via_hub = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: http://{}\n  name: hub\ncontexts:\n- context:\n    cluster: hub\n  name: hub\ncurrent-context: hub\n",
+        hub.proxy
+    );
+    std::fs::write(dir.0.join("hub"), via_hub).expect("write");
+
+    let direct = kubectl(&dir, "direct", &["get", "pods", "-A"]);
+    let online = kubectl(&dir, "hub", &["get", "pods", "-A"]);
+    assert!(
+        direct.lines().count() >= 5,
+        "the sandbox has pods: {direct}"
+    );
+    assert_eq!(without_age(&online), without_age(&direct));
+    std::thread::sleep(Duration::from_millis(300));
+
+    stop.fire();
+    let marker = format!(
+        "node_yurthub_server_healthy_status{{server=\"https://127.0.0.1:{}\"}} 0",
+        addr.port()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !hub.metrics().contains(&marker) {
+        assert!(Instant::now() < deadline, "the hub never noticed the cut");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let offline = kubectl(&dir, "hub", &["get", "pods", "-A"]);
+    assert_eq!(without_age(&offline), without_age(&direct));
+    let m = hub.metrics();
+    assert!(
+        m.contains("node_yurthub_cache_offline_answers_total{component=\"kubectl\",resource=\"pods\",code=\"200\"}"),
+        "{m}"
+    );
+}
