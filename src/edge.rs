@@ -7,6 +7,7 @@
 use argh::FromArgs;
 
 use crate::cli::{run_parsed, EXIT_FAILURE, EXIT_USAGE};
+use crate::hub::cache::CacheConfig;
 use crate::hub::config::{HubArgs, HubConfig};
 use crate::hub::kubeconfig::Credential;
 use crate::net::tls::Identity;
@@ -99,8 +100,12 @@ fn without_help(opts: &str) -> String {
 }
 
 /// Resolves both parts; any problem is one line and exit 64.
-fn resolve(hub: &HubArgs, agent: &AgentPart) -> Result<(HubConfig, AgentConfig), String> {
+fn resolve(
+    hub: &HubArgs,
+    agent: &AgentPart,
+) -> Result<(HubConfig, CacheConfig, AgentConfig), String> {
     let cfg = hub.resolve().map_err(|e| e.to_string())?;
+    let cache = hub.resolve_cache().map_err(|e| e.to_string())?;
     let servers = agent
         .tunnel_server_addr
         .as_deref()
@@ -126,11 +131,11 @@ fn resolve(hub: &HubArgs, agent: &AgentPart) -> Result<(HubConfig, AgentConfig),
         agent.allow.as_deref(),
         tls,
     )?;
-    Ok((cfg, agent_cfg))
+    Ok((cfg, cache, agent_cfg))
 }
 
 fn run(hub: HubArgs, agent: AgentPart) -> i32 {
-    let (cfg, agent_cfg) = match resolve(&hub, &agent) {
+    let (cfg, cache, agent_cfg) = match resolve(&hub, &agent) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("yurt edge: {e}");
@@ -167,8 +172,8 @@ fn run(hub: HubArgs, agent: AgentPart) -> i32 {
             }
         };
         let agent_task = smol::spawn(run_agent(Some(meta), agent_cfg, shutdown.clone()));
-        let hub_result =
-            crate::hub::run(crate::hub::Listeners { proxy, server }, cfg, shutdown).await;
+        let listeners = crate::hub::Listeners { proxy, server };
+        let hub_result = crate::hub::run_with_cache(listeners, cfg, cache, shutdown).await;
         agent_task.await;
         match hub_result {
             Ok(()) => 0,

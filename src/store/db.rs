@@ -45,6 +45,7 @@ impl Store {
     /// Fails with [`StoreError::Engine`] if another process holds the cache open.
     pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, StoreError> {
         cfg.validate()?;
+        perms::restrict_umask();
         perms::create_private_dir(dir)?;
         let db = Database::builder(dir)
             .cache_size(cfg.block_cache_bytes)
@@ -117,14 +118,14 @@ impl Store {
         self.db.batch().durability(Some(self.durability))
     }
 
-    /// Commits `batch` (with the interval policy, the next sync covers it), then makes files the
-    /// engine created meanwhile private.
+    /// Commits `batch` (with the interval policy, the next sync covers it). Files the engine
+    /// creates are private through the umask set at open.
     pub(super) fn commit(&self, batch: OwnedWriteBatch) -> Result<(), StoreError> {
         batch.commit()?;
         if let Some(syncer) = &self.syncer {
             syncer.mark_dirty();
         }
-        perms::make_private(&self.dir)
+        Ok(())
     }
 }
 

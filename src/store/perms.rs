@@ -1,9 +1,8 @@
 //! Private files: the cache directory is 0700 and every file in it 0600, whatever the umask.
 //!
-//! fjall creates files with the process umask, so the store tightens the whole tree at open and
-//! after every write (a stat per file; chmod only when a mode is wrong, so no extra inode writes).
-//! A file the engine's background worker creates between two writes is briefly umask-mode, but
-//! inside the 0700 directory, out of other users' reach.
+//! fjall creates files with the process umask, from its background worker at any time. So the
+//! store sets the process umask to 077 at open (the hub creates no files others should read) and
+//! tightens what an earlier run left behind once, at open; no walk of the tree after writes.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -21,6 +20,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Makes every file this process creates from now on owner-only (umask 077), so files the engine
+/// creates later are 0600 from birth.
+pub fn restrict_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 /// Creates `dir` (and missing parents) and makes it 0700.
