@@ -152,9 +152,12 @@ async fn run(args: SandboxArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let (signals, _sig_task) = shutdown::on_signals()?;
     let tunnel = tunnel::start(&pki, &args.node_name, &dir, &signals).await?;
-    let hub = smol::spawn(crate::hub::run(
+    // Every component is cached (kubectl included), so kubectl keeps answering with the cloud cut.
+    let cache = crate::hub::cache::CacheConfig::resolve(&dir.join("cache"), "*", None, None)?;
+    let hub = smol::spawn(crate::hub::run_with_cache(
         crate::hub::Listeners { proxy, server },
         cfg,
+        cache,
         signals.clone(),
     ));
     smol::spawn(control_server(control, cloud.clone(), signals.clone())).detach();
@@ -252,7 +255,7 @@ async fn control(cloud: &Cloud, method: &Method, path: &str) -> Response<Body> {
 async fn switch(cloud: &Cloud, cmd: &str) -> String {
     let msg = match cmd {
         "cut" if cloud.cut() => {
-            "cloud link cut: the hub now answers without the apiserver".to_string()
+            "cloud link cut: the hub now answers from its cache, as the cloud last did".to_string()
         }
         "cut" => "cloud link already cut".to_string(),
         "restore" => match cloud.restore().await {
