@@ -13,21 +13,6 @@ use yurt::hub::cache::{Agents, CacheConfig};
 use yurt::hub::config::LbMode;
 use yurt::net::shutdown;
 
-fn kubectl_present() -> bool {
-    let ok = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubectl is required in CI"
-        );
-        eprintln!("skipping: kubectl is not installed");
-    }
-    ok
-}
-
 struct Dir(PathBuf);
 impl Drop for Dir {
     fn drop(&mut self) {
@@ -50,18 +35,6 @@ fn kubectl(dir: &Dir, which: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf8")
-}
-
-/// Drops the AGE column (the last one), which depends on when kubectl ran.
-fn without_age(table: &str) -> Vec<String> {
-    table
-        .lines()
-        .map(|l| {
-            let mut cols: Vec<&str> = l.split_whitespace().collect();
-            cols.pop();
-            cols.join(" ")
-        })
-        .collect()
 }
 
 #[test]

@@ -30,22 +30,6 @@ impl Drop for Setup {
     }
 }
 
-fn kubectl_present() -> bool {
-    let ok = Command::new(KUBECTL)
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubectl is required in CI"
-        );
-        eprintln!("skipping: kubectl is not installed");
-    }
-    ok
-}
-
 /// The double (TLS, client certs) and a hub in front of it; kubeconfigs `direct` and `hub`.
 fn setup(name: &str) -> Setup {
     let double = ApiDouble::sandbox("edge-node-1");
@@ -98,18 +82,6 @@ impl Setup {
         );
         String::from_utf8(out.stdout).expect("utf8")
     }
-}
-
-/// Drops the AGE column (the last one), which depends on when kubectl ran.
-fn without_age(table: &str) -> Vec<String> {
-    table
-        .lines()
-        .map(|l| {
-            let mut cols: Vec<&str> = l.split_whitespace().collect();
-            cols.pop();
-            cols.join(" ")
-        })
-        .collect()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hubkit::Child;
+use hubkit::{kubectl_present, without_age, Child};
 
 fn kubectl(kc: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new("kubectl")
@@ -22,18 +22,6 @@ fn kubectl(kc: &str, args: &[&str]) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-/// Drops the AGE column (the last one), which depends on when kubectl ran.
-fn without_age(table: &str) -> Vec<String> {
-    table
-        .lines()
-        .map(|l| {
-            let mut cols: Vec<&str> = l.split_whitespace().collect();
-            cols.pop();
-            cols.join(" ")
-        })
-        .collect()
 }
 
 #[test]

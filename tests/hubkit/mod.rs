@@ -462,3 +462,31 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Drops the AGE column (the last one) of kubectl's table output, which depends on when kubectl ran.
+pub fn without_age(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .map(|l| {
+            let mut cols: Vec<&str> = l.split_whitespace().collect();
+            cols.pop();
+            cols.join(" ")
+        })
+        .collect()
+}
+
+/// Whether kubectl can run here; in CI it must. Prints why a test skips otherwise.
+pub fn kubectl_present() -> bool {
+    let ok = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is required in CI"
+        );
+        eprintln!("skipping: kubectl is not installed");
+    }
+    ok
+}
