@@ -6,7 +6,7 @@
 
 use argh::FromArgs;
 
-use crate::cli::{run_parsed, EXIT_FAILURE, EXIT_USAGE};
+use crate::cli::{bind, run_parsed, serve_until_signal, EXIT_USAGE};
 use crate::hub::cache::CacheConfig;
 use crate::hub::config::{HubArgs, HubConfig};
 use crate::hub::kubeconfig::Credential;
@@ -142,45 +142,34 @@ fn run(hub: HubArgs, agent: AgentPart) -> i32 {
             return EXIT_USAGE;
         }
     };
-    smol::block_on(async {
-        let bind = |addr: std::net::SocketAddr| async move {
-            smol::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))
-        };
-        let meta_addr = std::net::SocketAddr::new(cfg.server_addr.ip(), agent.agent_meta_port);
-        let (proxy, server, meta) = match (
-            bind(cfg.proxy_addr).await,
-            bind(cfg.server_addr).await,
-            bind(meta_addr).await,
-        ) {
-            (Ok(p), Ok(s), Ok(m)) => (p, s, m),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                eprintln!("yurt edge: {e}");
-                return EXIT_FAILURE;
+    let meta_addr = std::net::SocketAddr::new(cfg.server_addr.ip(), agent.agent_meta_port);
+    let (proxy_addr, server_addr) = (cfg.proxy_addr, cfg.server_addr);
+    let binding = async move {
+        Ok((
+            bind(proxy_addr).await?,
+            bind(server_addr).await?,
+            bind(meta_addr).await?,
+        ))
+    };
+    serve_until_signal(
+        "yurt edge",
+        binding,
+        |(proxy, server, meta), shutdown| async move {
+            log::info!(
+                "agent meta listening on http://{}",
+                meta.local_addr().map(|a| a.to_string()).unwrap_or_default()
+            );
+            let agent_task = smol::spawn(run_agent(Some(meta), agent_cfg, shutdown.clone()));
+            let listeners = crate::hub::Listeners { proxy, server };
+            let hub_result = crate::hub::run_with_cache(listeners, cfg, cache, shutdown).await;
+            agent_task.await;
+            match hub_result {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("yurt edge: {e}");
+                    EXIT_USAGE
+                }
             }
-        };
-        log::info!(
-            "agent meta listening on http://{}",
-            meta.local_addr().map(|a| a.to_string()).unwrap_or_default()
-        );
-        let (shutdown, _signals) = match crate::net::shutdown::on_signals() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("yurt edge: cannot install signal handlers: {e}");
-                return EXIT_FAILURE;
-            }
-        };
-        let agent_task = smol::spawn(run_agent(Some(meta), agent_cfg, shutdown.clone()));
-        let listeners = crate::hub::Listeners { proxy, server };
-        let hub_result = crate::hub::run_with_cache(listeners, cfg, cache, shutdown).await;
-        agent_task.await;
-        match hub_result {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("yurt edge: {e}");
-                EXIT_USAGE
-            }
-        }
-    })
+        },
+    )
 }

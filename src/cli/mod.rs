@@ -152,6 +152,41 @@ pub fn run_parsed<A: FromArgs>(name: &str, rest: &[&str], f: impl FnOnce(A) -> i
     }
 }
 
+/// Binds a TCP listener, with the error as one line a user can act on.
+pub async fn bind(addr: impl std::fmt::Display) -> Result<smol::net::TcpListener, String> {
+    let addr = addr.to_string();
+    smol::net::TcpListener::bind(addr.as_str())
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// The shape every long-running command shares: bind (a failure is one line and exit 1), watch
+/// SIGTERM/SIGINT, then `serve` until the signal; `serve` returns the exit code.
+pub fn serve_until_signal<L, B, S, F>(name: &str, bind: B, serve: S) -> i32
+where
+    B: std::future::Future<Output = Result<L, String>>,
+    S: FnOnce(L, crate::net::shutdown::Shutdown) -> F,
+    F: std::future::Future<Output = i32>,
+{
+    smol::block_on(async {
+        let listeners = match bind.await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        let (shutdown, _signals) = match crate::net::shutdown::on_signals() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{name}: cannot install signal handlers: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        serve(listeners, shutdown).await
+    })
+}
+
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
 fn init_logging() {
     let env = env_logger::Env::default().default_filter_or("info");

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use smol::net::TcpListener;
 
-use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
+use crate::cli::{bind, serve_until_signal, EXIT_USAGE};
 use crate::net::shutdown::Shutdown;
 
 /// The hub's two listeners.
@@ -130,27 +130,15 @@ pub fn main(args: config::HubArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    smol::block_on(async {
-        let bind = |addr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))
-        };
-        let (cfg, cache_cfg) = cfg;
-        let listeners = match (bind(cfg.proxy_addr).await, bind(cfg.server_addr).await) {
-            (Ok(proxy), Ok(server)) => Listeners { proxy, server },
-            (Err(e), _) | (_, Err(e)) => {
-                eprintln!("yurt hub: {e}");
-                return EXIT_FAILURE;
-            }
-        };
-        let (shutdown, _signals) = match crate::net::shutdown::on_signals() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("yurt hub: cannot install signal handlers: {e}");
-                return EXIT_FAILURE;
-            }
-        };
+    let (cfg, cache_cfg) = cfg;
+    let (proxy_addr, server_addr) = (cfg.proxy_addr, cfg.server_addr);
+    let binding = async move {
+        Ok(Listeners {
+            proxy: bind(proxy_addr).await?,
+            server: bind(server_addr).await?,
+        })
+    };
+    serve_until_signal("yurt hub", binding, |listeners, shutdown| async move {
         match run_with_cache(listeners, cfg, cache_cfg, shutdown).await {
             Ok(()) => 0,
             Err(e) => {

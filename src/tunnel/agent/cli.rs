@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use argh::FromArgs;
 
-use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
+use crate::cli::EXIT_USAGE;
 use crate::tunnel::agent::{run_agent, AgentConfig};
 use crate::tunnel::allow::Allowlist;
 use crate::tunnel::tls::AgentTlsFiles;
@@ -48,22 +48,8 @@ pub fn main(args: AgentArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    smol::block_on(async {
-        let addr = format!("0.0.0.0:{}", args.meta_port);
-        let meta = match smol::net::TcpListener::bind(&addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("yurt tunnel-agent: cannot listen on {addr}: {e}");
-                return EXIT_FAILURE;
-            }
-        };
-        let (shutdown, _signals) = match crate::net::shutdown::on_signals() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("yurt tunnel-agent: cannot watch signals: {e}");
-                return EXIT_FAILURE;
-            }
-        };
+    let binding = crate::cli::bind(format!("0.0.0.0:{}", args.meta_port));
+    crate::cli::serve_until_signal("yurt tunnel-agent", binding, |meta, shutdown| async move {
         run_agent(Some(meta), config, shutdown).await;
         0
     })

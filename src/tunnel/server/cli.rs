@@ -2,7 +2,7 @@
 
 use argh::FromArgs;
 
-use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
+use crate::cli::EXIT_USAGE;
 use crate::net::tls::Identity;
 use crate::tunnel::server::{run_server, ServerConfig, ServerListeners};
 
@@ -48,24 +48,14 @@ pub fn main(args: ServerArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    smol::block_on(async {
-        let listeners = match bind(&args).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("yurt tunnel-server: {e}");
-                return EXIT_FAILURE;
-            }
-        };
-        let (shutdown, _signals) = match crate::net::shutdown::on_signals() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("yurt tunnel-server: cannot watch signals: {e}");
-                return EXIT_FAILURE;
-            }
-        };
-        run_server(listeners, config, shutdown).await;
-        0
-    })
+    crate::cli::serve_until_signal(
+        "yurt tunnel-server",
+        bind(&args),
+        |listeners, shutdown| async move {
+            run_server(listeners, config, shutdown).await;
+            0
+        },
+    )
 }
 
 fn load_config(args: &ServerArgs) -> Result<ServerConfig, String> {
