@@ -87,6 +87,17 @@ fn join_then_reset_one_node() {
         pod.contains("--tunnel-server-addr=10.0.0.10:10262"),
         "{pod}"
     );
+    assert!(pod.contains("--node-ip=10.0.0.23"), "{pod}");
+    let ca = env
+        .srv
+        .double
+        .get("/api/v1/namespaces/kube-system/configmaps/yurt-tunnel-ca")
+        .expect("tunnel CA");
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/openyurt/tunnel-ca.crt")).expect("CA file"),
+        ca["data"]["ca.crt"].as_str().expect("ca.crt"),
+        "join copies the cluster's tunnel CA"
+    );
     assert!(pod.contains(&format!(
         "image: \"reg.example/yurt:{}\"",
         env!("CARGO_PKG_VERSION")
@@ -135,32 +146,71 @@ fn fake_tunnel_meta(body: &'static str) -> String {
     addr
 }
 
+/// A mirror pod of the `yurt-edge` static pod on `node`, as kubelet reports it.
+fn mirror_pod(node: &str, ready: bool, mirror: bool) -> serde_json::Value {
+    let mut p = json!({
+        "metadata": {"name": format!("yurt-edge-{node}"), "namespace": "kube-system",
+                     "labels": {"app.kubernetes.io/name": "yurt-edge"},
+                     "annotations": {"kubernetes.io/config.mirror": "0123abcd"}},
+        "spec": {"nodeName": node, "containers": [{"name": "yurt-edge", "image": "yurt"}]},
+        "status": {"phase": "Running",
+                   "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}
+    });
+    if !mirror {
+        p["metadata"]["name"] = json!(format!("impostor-{node}"));
+        p["metadata"]["annotations"] = json!({});
+        p["status"]["conditions"][0]["status"] = json!("True");
+    }
+    p
+}
+
 #[test]
 fn status_shows_role_autonomy_hub_and_tunnel() {
     let env = Env::new(cluster());
     let o = env.yurtctl(&CONVERT);
     assert!(o.status.success(), "{}", out(&o));
-    let mut n = env.srv.double.get("/api/v1/nodes/edge-1").expect("node");
-    n["metadata"]["annotations"] = json!({"yurt.dev/hub-health": "healthy"});
-    env.srv
-        .double
-        .update("/api/v1/nodes/edge-1", n)
-        .expect("annotate");
+    let pods = "/api/v1/namespaces/kube-system/pods";
+    for p in [
+        mirror_pod("edge-1", true, true),
+        mirror_pod("edge-2", false, true),
+        // A pod with the label but not kubelet's mirror of the static pod does not count.
+        mirror_pod("edge-2", true, false),
+    ] {
+        env.srv.double.create(pods, p).expect("pod");
+    }
     let meta = fake_tunnel_meta(
         r#"[{"node":"edge-1","addresses":["10.0.0.21"],"peer":"x","connectedSince":1}]"#,
     );
     let o = env.yurtctl(&["status", "--tunnel-meta", &meta]);
     assert!(o.status.success(), "{}", out(&o));
     let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let line = |name: &str| {
+    let line = |text: &str, name: &str| {
         text.lines()
             .find(|l| l.starts_with(name))
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .unwrap_or_default()
     };
-    assert_eq!(line("cloud-1"), "cloud-1 cloud no - -");
-    assert_eq!(line("edge-1"), "edge-1 edge no healthy connected");
-    assert_eq!(line("edge-2"), "edge-2 edge yes unknown not connected");
+    assert_eq!(line(&text, "cloud-1"), "cloud-1 cloud no - -");
+    assert_eq!(line(&text, "edge-1"), "edge-1 edge no healthy connected");
+    assert_eq!(
+        line(&text, "edge-2"),
+        "edge-2 edge yes unhealthy not connected"
+    );
+
+    // No mirror pod: no hub there. A node whose kubelet stopped reporting: unknown.
+    env.srv
+        .double
+        .delete(&format!("{pods}/yurt-edge-edge-2"))
+        .expect("delete");
+    let mut n = env.srv.double.get("/api/v1/nodes/edge-1").expect("node");
+    n["status"]["conditions"][0]["status"] = json!("Unknown");
+    env.srv
+        .double
+        .update("/api/v1/nodes/edge-1/status", n)
+        .expect("not ready");
     let o = env.yurtctl(&["status"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("unknown"));
+    assert!(o.status.success(), "{}", out(&o));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(line(&text, "edge-1"), "edge-1 edge no unknown unknown");
+    assert_eq!(line(&text, "edge-2"), "edge-2 edge yes no pod unknown");
 }

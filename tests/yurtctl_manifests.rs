@@ -43,6 +43,11 @@ fn every_template_file_is_compiled_in_and_parses_after_rendering() {
         ("server_addr", "https://10.0.0.10:6443"),
         ("original_kubeconfig", "/etc/kubernetes/kubelet.conf"),
         ("kubeconfig_dir", "/etc/kubernetes"),
+        ("node_ip", "10.0.0.21"),
+        ("tunnel_ca_b64", "Q0E="),
+        ("tunnel_cert_b64", "Q0VSVA=="),
+        ("tunnel_key_b64", "S0VZ"),
+        ("tunnel_ca_json", "\"CA\""),
     ];
     for f in &files {
         assert!(
@@ -105,6 +110,8 @@ fn manifests_prints_every_object_with_the_values() {
             "ClusterRoleBinding/yurt-tunnel-server",
             "Role/yurt-hub-cfg-reader",
             "RoleBinding/yurt-hub-cfg-reader",
+            "Secret/yurt-tunnel-server-certs",
+            "ConfigMap/yurt-tunnel-ca",
             "DaemonSet/yurt-tunnel-server",
             "Service/yurt-tunnel-server",
             "Job/yurtctl-convert-e1",
@@ -117,16 +124,57 @@ fn manifests_prints_every_object_with_the_values() {
     assert_eq!(cm["autonomousNodes"], "e2");
     let image = format!("reg.example/yurt/yurt:{}", env!("CARGO_PKG_VERSION"));
     assert_eq!(
-        objs[6]["spec"]["template"]["spec"]["containers"][0]["image"],
+        objs[8]["spec"]["template"]["spec"]["containers"][0]["image"],
         image.as_str()
     );
-    let job = &objs[9]["spec"]["template"]["spec"];
+    // Key material is convert's to generate: printed empty.
+    assert_eq!(objs[6]["data"]["tls.key"], "");
+    assert_eq!(objs[7]["data"]["ca.crt"], "");
+    let job = &objs[11]["spec"]["template"]["spec"];
     assert_eq!(job["nodeName"], "e2");
     let args = job["containers"][0]["args"].to_string();
     assert!(
         args.contains("--tunnel-server-address=10.0.0.10:10262"),
         "{args}"
     );
+}
+
+#[test]
+fn generate_tunnel_certs_prints_fresh_consistent_material() {
+    use base64::Engine;
+    let run = || {
+        let out = yurtctl(&[
+            "manifests",
+            "--cloud-nodes=c1",
+            "--tunnel-server-address=tunnel.example:10262",
+            "--generate-tunnel-certs",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let objs = docs(&String::from_utf8_lossy(&out.stdout));
+        let find = |kind: &str, name: &str| {
+            objs.iter()
+                .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+                .cloned()
+                .expect("object printed")
+        };
+        let secret = find("Secret", "yurt-tunnel-server-certs");
+        let cm = find("ConfigMap", "yurt-tunnel-ca");
+        let dec = |k: &str| {
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(secret["data"][k].as_str().expect("b64"))
+                .expect("base64");
+            String::from_utf8(b).expect("utf8")
+        };
+        assert!(dec("tls.crt").starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(dec("tls.key").contains("PRIVATE KEY"));
+        assert_eq!(cm["data"]["ca.crt"], dec("ca.crt").as_str());
+        dec("ca.crt")
+    };
+    assert_ne!(run(), run(), "each run generates a new tunnel CA");
 }
 
 #[test]

@@ -78,6 +78,19 @@ fn yurtctl(args: &[&str]) -> Output {
         .expect("run yurt")
 }
 
+/// A tunnel CA as the Job mounts it (ConfigMap yurt-tunnel-ca), outside every root.
+fn tunnel_ca() -> &'static str {
+    static CA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CA.get_or_init(|| {
+        let pem = yurt::yurtctl::certs::TunnelCerts::generate("10.0.0.10")
+            .expect("certs")
+            .ca_pem;
+        let p = std::env::temp_dir().join(format!("yurtctl-node-ca-{}.crt", std::process::id()));
+        std::fs::write(&p, pem).expect("write CA");
+        p.display().to_string()
+    })
+}
+
 fn convert(root: &Path) -> Output {
     yurtctl(&[
         "node",
@@ -85,6 +98,8 @@ fn convert(root: &Path) -> Output {
         &format!("--root={}", root.display()),
         "--node-name=edge-1",
         "--tunnel-server-address=10.0.0.10:10262",
+        &format!("--tunnel-ca-file={}", tunnel_ca()),
+        "--node-ip=10.0.0.21",
     ])
 }
 
@@ -129,6 +144,17 @@ fn check_converted(root: &Path, name: &str) {
     assert!(
         pod.contains("--server-addr=https://10.0.0.10:6443"),
         "{name}: {pod}"
+    );
+    for arg in [
+        "--node-ip=10.0.0.21",
+        "--tunnel-ca-file=/var/lib/openyurt/tunnel-ca.crt",
+    ] {
+        assert!(pod.contains(arg), "{name}: {arg} missing in {pod}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/openyurt/tunnel-ca.crt")).expect("tunnel CA"),
+        std::fs::read_to_string(tunnel_ca()).expect("CA"),
+        "{name}: the tunnel CA is copied where the static pod mounts it"
     );
     let mut pointed = 0;
     for (rel, (_, bytes)) in snapshot(root) {
@@ -225,10 +251,75 @@ fn unknown_layout_is_one_line_and_changes_nothing() {
 }
 
 #[test]
-fn missing_tunnel_address_is_a_usage_error() {
+fn missing_or_bad_agent_inputs_are_usage_errors_before_anything_changes() {
     let out = yurtctl(&["node", "convert", "--root", "/nonexistent"]);
     assert_eq!(out.status.code(), Some(64));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+
+    let tmp = TempDir::new("inputs");
+    copy_tree(&Path::new(FIXTURES).join("kubeadm-deb"), &tmp.0);
+    let before = snapshot(&tmp.0);
+    let not_pem = tmp.0.join("etc/hostname").display().to_string();
+    let ca = tunnel_ca().to_string();
+    for (ip, ca, want) in [
+        ("", ca.as_str(), "--node-ip must name this node's IP"),
+        (
+            "10.0.0.300",
+            ca.as_str(),
+            "\"10.0.0.300\" is not an IP address",
+        ),
+        ("10.0.0.21", not_pem.as_str(), "tunnel CA:"),
+        (
+            "10.0.0.21",
+            "/nonexistent/ca.crt",
+            "--tunnel-ca-file /nonexistent/ca.crt",
+        ),
+    ] {
+        let out = yurtctl(&[
+            "node",
+            "convert",
+            &format!("--root={}", tmp.0.display()),
+            "--tunnel-server-address=10.0.0.10:10262",
+            &format!("--tunnel-ca-file={ca}"),
+            &format!("--node-ip={ip}"),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{ip} {ca}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
+    assert_eq!(snapshot(&tmp.0), before);
+}
+
+#[test]
+fn check_restart_fails_clearly_where_kubelet_cannot_be_restarted() {
+    // Here PID 1's mount namespace cannot be entered (or has no kubelet unit): a Job without
+    // hostPID or privileges gets the same one line, before anything changes.
+    let tmp = TempDir::new("restart");
+    copy_tree(&Path::new(FIXTURES).join("kubeadm-deb"), &tmp.0);
+    let before = snapshot(&tmp.0);
+    let out = yurtctl(&[
+        "node",
+        "check",
+        "--root",
+        &tmp.0.display().to_string(),
+        "--check-restart",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("kubelet restart route: systemctl is-active --quiet kubelet"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&tmp.0), before);
+}
+
+#[test]
+fn host_run_names_what_it_could_not_do() {
+    let out = yurtctl(&["node", "host-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no command given"));
 }
 
 #[test]
@@ -243,6 +334,8 @@ fn a_busy_hub_port_is_refused_before_anything_changes() {
         "convert",
         &format!("--root={}", tmp.0.display()),
         "--tunnel-server-address=10.0.0.10:10262",
+        &format!("--tunnel-ca-file={}", tunnel_ca()),
+        "--node-ip=10.0.0.21",
         &format!("--check-ports={port}"),
     ]);
     assert_eq!(out.status.code(), Some(1));

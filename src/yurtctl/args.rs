@@ -107,6 +107,10 @@ pub struct ManifestsArgs {
     /// registry prefix for the yurt image
     #[argh(option)]
     pub image_registry: Option<String>,
+    /// print the tunnel's Secret and CA ConfigMap with a freshly generated tunnel CA and server
+    /// certificate (default: their key material empty; convert generates it)
+    #[argh(switch)]
+    pub generate_tunnel_certs: bool,
 }
 
 /// the on-node half (what conversion Jobs run)
@@ -124,6 +128,7 @@ pub enum NodeCmd {
     Check(NodeCheckArgs),
     Convert(NodeConvertArgs),
     Revert(NodeRevertArgs),
+    HostRun(NodeHostRunArgs),
 }
 
 /// check that node convert would work here (layout known, ports free); changes nothing
@@ -136,6 +141,9 @@ pub struct NodeCheckArgs {
     /// ports that must be free, comma-separated (Jobs: 10261,10267,10268)
     #[argh(option, default = "String::new()")]
     pub check_ports: String,
+    /// check that kubelet can be restarted from here (`systemctl is-active kubelet` on the host)
+    #[argh(switch)]
+    pub check_restart: bool,
 }
 
 /// point this node's kubelet at the hub (saving the originals)
@@ -154,6 +162,14 @@ pub struct NodeConvertArgs {
     /// tunnel server address host:port for the hub's static pod (required)
     #[argh(option)]
     pub tunnel_server_address: String,
+    /// the tunnel CA (PEM) agents trust, copied to /var/lib/openyurt/tunnel-ca.crt (required;
+    /// Jobs mount ConfigMap yurt-tunnel-ca)
+    #[argh(option)]
+    pub tunnel_ca_file: String,
+    /// this node's IP addresses, comma-separated, registered with the tunnel (required; Jobs
+    /// pass status.hostIP)
+    #[argh(option)]
+    pub node_ip: String,
     /// wait for http://127.0.0.1:10267/v1/healthz before switching kubelet
     #[argh(switch)]
     pub wait_hub: bool,
@@ -178,6 +194,16 @@ pub struct NodeRevertArgs {
     /// run systemctl daemon-reload and restart kubelet after restoring its files
     #[argh(switch)]
     pub restart_kubelet: bool,
+}
+
+/// run a command in PID 1's mount namespace (the host's, in a Job with hostPID): how node Jobs
+/// restart kubelet
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "host-run")]
+pub struct NodeHostRunArgs {
+    /// the command and its arguments (after `--`)
+    #[argh(positional, greedy)]
+    pub command: Vec<String>,
 }
 
 /// on a node of a converted cluster: make this node an edge node and convert it in place

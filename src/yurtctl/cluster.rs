@@ -192,6 +192,27 @@ impl Cluster {
         list.items.into_iter().map(to_value).collect()
     }
 
+    /// Objects of a kind in `namespace` matching `label_selector`.
+    pub async fn list_selected(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        label_selector: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let r = ObjRef {
+            namespace: Some(namespace.into()),
+            ..ObjRef::cluster(api_version, kind, "")
+        };
+        let lp = ListParams::default().labels(label_selector);
+        let list = self
+            .api(&r)
+            .list(&lp)
+            .await
+            .map_err(|e| api_error(format!("list {kind} in {namespace}"), e))?;
+        list.items.into_iter().map(to_value).collect()
+    }
+
     /// Creates `obj` unless it exists. Returns whether it created (or would create) it.
     pub async fn create(&self, obj: &Value) -> Result<bool, Error> {
         let r = ObjRef::of(obj)?;

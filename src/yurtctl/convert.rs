@@ -1,11 +1,13 @@
 //! `yurtctl convert`: preflight, lock, a check Job per edge node, cloud components (the first
-//! being the plan's record, `kube-system/yurt-hub-cfg`), node labels, then one conversion Job per
-//! edge node, one node at a time. Every step prints as it happens; a rerun with the same plan resumes where it stopped.
+//! being the plan's record, `kube-system/yurt-hub-cfg`; the tunnel's certificates generated
+//! once), node labels, then one conversion Job per edge node, one node at a time. Every step
+//! prints as it happens; a rerun with the same plan resumes where it stopped.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::certs::{host_of, TunnelCerts};
 use super::cluster::{Cluster, DryRun, ObjRef};
 use super::error::Error;
 use super::plan::{self, Plan, HUB_CFG};
@@ -111,12 +113,37 @@ pub fn preflight(all: &[Value], p: &Plan, recorded: Option<&Plan>) -> Result<(),
     Ok(())
 }
 
+/// The Secret holding the tunnel server's certificate and the tunnel CA.
+pub const TUNNEL_SECRET: &str = "yurt-tunnel-server-certs";
+/// The ConfigMap holding the tunnel CA for agents.
+pub const TUNNEL_CA: &str = "yurt-tunnel-ca";
+/// Where kube-apiserver publishes its client CA (`client-ca-file`), which signs kubelets'
+/// client certificates; the tunnel server verifies agents with it.
+pub const CLIENT_CA: &str = "extension-apiserver-authentication";
+
+/// Refuses to start when the cluster publishes no client CA for the tunnel server to mount.
+pub async fn client_ca_present(c: &Cluster) -> Result<(), Error> {
+    let cm = c.get(&ObjRef::system("v1", "ConfigMap", CLIENT_CA)).await?;
+    let has = cm.as_ref().is_some_and(|cm| {
+        cm["data"]["client-ca-file"]
+            .as_str()
+            .is_some_and(|s| s.contains("BEGIN CERTIFICATE"))
+    });
+    if has {
+        return Ok(());
+    }
+    Err(Error::Preflight(format!(
+        "ConfigMap kube-system/{CLIENT_CA} has no client-ca-file (kube-apiserver publishes it when run with --client-ca-file); the tunnel server verifies agents' node certificates with it"
+    )))
+}
+
 /// Runs the whole conversion.
 pub async fn run(c: &Cluster, i: Input) -> Result<(), Error> {
     let all = c.list("v1", "Node").await?;
     let p = plan_for(&all, &i)?;
     let rec = recorded(c).await?;
     preflight(&all, &p, rec.as_ref())?;
+    client_ca_present(c).await?;
     let resume = if rec.is_some() {
         " (resuming a recorded conversion)"
     } else {
@@ -217,9 +244,52 @@ async fn check_nodes(c: &Cluster, p: &Plan, l: &lock::Lock, t: Duration) -> Resu
     Ok(())
 }
 
+/// The tunnel's certificates: those of an existing Secret (a convert made it before), else new.
+async fn tunnel_certs(c: &Cluster, p: &Plan) -> Result<TunnelCerts, Error> {
+    let secret = ObjRef::system("v1", "Secret", TUNNEL_SECRET);
+    match c.get(&secret).await? {
+        Some(s) => {
+            let certs = TunnelCerts::from_secret(&s)?;
+            step(
+                4,
+                TOTAL,
+                &format!("{secret}: kept (its tunnel CA and certificate stay)"),
+            );
+            Ok(certs)
+        }
+        None => {
+            let host = host_of(&p.tunnel_server_address);
+            let certs = TunnelCerts::generate(host)?;
+            step(
+                4,
+                TOTAL,
+                &format!("tunnel CA and server certificate for {host} generated"),
+            );
+            Ok(certs)
+        }
+    }
+}
+
+/// The tunnel CA ConfigMap must hold the Secret's CA, or agents would refuse the server.
+async fn check_tunnel_ca(c: &Cluster, certs: &TunnelCerts) -> Result<(), Error> {
+    let r = ObjRef::system("v1", "ConfigMap", TUNNEL_CA);
+    match c.get(&r).await? {
+        Some(cm) if cm["data"]["ca.crt"].as_str() != Some(certs.ca_pem.as_str()) => {
+            Err(Error::Step {
+                node: None,
+                step: "cloud components".into(),
+                cause: format!("{r} does not hold the CA of Secret kube-system/{TUNNEL_SECRET}"),
+                state: format!("no node changed; delete {r} and rerun convert"),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Step 4: the cloud components, the plan's record first.
 async fn create_components(c: &Cluster, p: &Plan) -> Result<(), Error> {
-    for obj in p.cluster_objects()? {
+    let certs = tunnel_certs(c, p).await?;
+    for obj in p.cluster_objects(&certs)? {
         let r = ObjRef::of(&obj)?;
         let created = c.create(&obj).await.map_err(|e| {
             fail(
@@ -231,7 +301,7 @@ async fn create_components(c: &Cluster, p: &Plan) -> Result<(), Error> {
         })?;
         step(4, TOTAL, &format!("{r}: {}", verb(c, created, "created")));
     }
-    Ok(())
+    check_tunnel_ca(c, &certs).await
 }
 
 /// Step 5: the edge label on every node, the autonomy annotation on autonomous ones.

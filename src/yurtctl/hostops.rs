@@ -1,5 +1,6 @@
-//! Host actions of the node half: wait for the hub's `/v1/healthz`, restart kubelet (through
-//! `nsenter` into PID 1's namespaces when running in a Job with the host mounted at a root).
+//! Host actions of the node half: wait for the hub's `/v1/healthz`, restart kubelet. In a Job
+//! (the host mounted at a root, host PID namespace) the host's `systemctl` runs in PID 1's mount
+//! namespace through `yurt yurtctl node host-run`, so the image needs no nsenter or systemctl.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -65,21 +66,30 @@ fn run(root: &Path, args: &[&str]) -> Result<(), String> {
     let mut cmd = if root == Path::new("/") {
         Command::new(args[0])
     } else {
-        let mut c = Command::new("nsenter");
-        c.args([
-            "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--",
-        ]);
-        c.arg(args[0]);
+        let me = std::env::current_exe().map_err(|e| format!("locating yurt itself: {e}"))?;
+        let mut c = Command::new(me);
+        c.args(["yurtctl", "node", "host-run", "--", args[0]]);
         c
     };
-    let status = cmd
+    let out = cmd
         .args(&args[1..])
-        .status()
+        .stdin(std::process::Stdio::null())
+        .output()
         .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{} exited with {status}", args.join(" ")))
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let why = err
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let why = why.strip_prefix("yurtctl: ").unwrap_or(why);
+    let what = args.join(" ");
+    match why {
+        "" => Err(format!("{what} exited with {}", out.status)),
+        _ => Err(format!("{what} exited with {}: {why}", out.status)),
     }
 }
 
@@ -87,4 +97,35 @@ fn run(root: &Path, args: &[&str]) -> Result<(), String> {
 pub fn restart_kubelet(root: &Path) -> Result<(), String> {
     run(root, &["systemctl", "daemon-reload"])?;
     run(root, &["systemctl", "restart", "kubelet"])
+}
+
+/// Whether kubelet could be restarted from here: `systemctl is-active --quiet kubelet` by the
+/// same route [`restart_kubelet`] takes.
+pub fn check_restart(root: &Path) -> Result<(), String> {
+    run(root, &["systemctl", "is-active", "--quiet", "kubelet"]).map_err(|e| {
+        format!("kubelet restart route: {e} (the Job needs hostPID, privileged, and kubelet a systemd unit); nothing changed")
+    })
+}
+
+/// The namespace file of PID 1's mount namespace (the host's, with `hostPID: true`).
+const HOST_MNT_NS: &str = "/proc/1/ns/mnt";
+
+/// `yurtctl node host-run CMD...`: enters PID 1's mount namespace, runs `CMD` there (the host's
+/// binary, the host's files) and returns its exit code. Must run single-threaded (a fresh
+/// process), as setns(2) into a mount namespace requires.
+pub fn host_run(command: &[String]) -> Result<i32, String> {
+    let (prog, args) = command.split_first().ok_or("host-run: no command given")?;
+    let ns = std::fs::File::open(HOST_MNT_NS)
+        .map_err(|e| format!("cannot enter the host's mount namespace: {HOST_MNT_NS}: {e}"))?;
+    use std::os::fd::AsFd;
+    rustix::thread::move_into_link_name_space(
+        ns.as_fd(),
+        Some(rustix::thread::LinkNameSpaceType::Mount),
+    )
+    .map_err(|e| format!("cannot enter the host's mount namespace: setns {HOST_MNT_NS}: {e}"))?;
+    let status = Command::new(prog)
+        .args(args)
+        .status()
+        .map_err(|e| format!("{prog} on the host: {e}"))?;
+    Ok(status.code().unwrap_or(1))
 }

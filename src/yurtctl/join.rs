@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::cluster::{Cluster, ObjRef};
-use super::convert::recorded;
+use super::convert::{recorded, TUNNEL_CA};
 use super::error::Error;
 use super::node::{self, ConvertOptions};
 use super::plan::{Plan, HUB_CFG};
@@ -49,6 +49,21 @@ pub async fn join(c: &Cluster, mut o: ConvertOptions, autonomous: bool) -> Resul
             "node {name} is labelled cloud; reset it first"
         )));
     }
+    let ca_ref = ObjRef::system("v1", "ConfigMap", TUNNEL_CA);
+    let ca = c
+        .get(&ca_ref)
+        .await?
+        .and_then(|cm| cm["data"]["ca.crt"].as_str().map(|s| s.as_bytes().to_vec()))
+        .ok_or_else(|| {
+            Error::Preflight(format!(
+                "{ca_ref} is missing: the tunnel CA comes from it; rerun `yurtctl convert`"
+            ))
+        })?;
+    if nodes::internal_ips(&n).is_empty() {
+        return Err(Error::Preflight(format!(
+            "node {name} reports no InternalIP; the tunnel routes kube-apiserver's CONNECTs by it"
+        )));
+    }
     let held = lock::acquire(c).await?;
     let result = async {
         if !p.edge.contains(&name) {
@@ -70,6 +85,8 @@ pub async fn join(c: &Cluster, mut o: ConvertOptions, autonomous: bool) -> Resul
         );
         o.image = p.image.clone();
         o.tunnel_server_address = p.tunnel_server_address.clone();
+        o.tunnel_ca_pem = ca;
+        o.node_ip = nodes::internal_ips(&n).join(",");
         node::convert(&o).map_err(|e| {
             step_err(
                 &name,

@@ -11,6 +11,8 @@ use super::flags;
 pub const YURT_DIR: &str = "var/lib/openyurt";
 /// The kubelet kubeconfig yurtctl writes.
 pub const KUBELET_CONF: &str = "var/lib/openyurt/kubelet.conf";
+/// The tunnel CA the `yurt edge` static pod's agent trusts (`--tunnel-ca-file`).
+pub const TUNNEL_CA: &str = "var/lib/openyurt/tunnel-ca.crt";
 /// The record of a node conversion (what was edited, what was created).
 pub const STATE: &str = "var/lib/openyurt/node-state.json";
 /// Originals of edited files, at their relative paths below this directory.

@@ -5,6 +5,7 @@
 //! here and nowhere else.
 
 pub mod args;
+pub mod certs;
 pub mod cluster;
 pub mod convert;
 pub mod error;
@@ -74,11 +75,18 @@ fn run(a: Args) -> Result<(), Error> {
     match a.cmd {
         Cmd::Manifests(m) => manifests(m),
         Cmd::Node(n) => match n.cmd {
-            NodeCmd::Check(c) => {
-                node::check(std::path::Path::new(&c.root), &ports(&c.check_ports)?)
-            }
+            NodeCmd::Check(c) => node::check(
+                std::path::Path::new(&c.root),
+                &ports(&c.check_ports)?,
+                c.check_restart,
+            ),
             NodeCmd::Convert(c) => node::convert(&node_options(c)?),
             NodeCmd::Revert(r) => node::revert(std::path::Path::new(&r.root), r.restart_kubelet),
+            NodeCmd::HostRun(h) => match hostops::host_run(&h.command) {
+                Ok(0) => Ok(()),
+                Ok(code) => std::process::exit(code),
+                Err(e) => Err(Error::Preflight(e)),
+            },
         },
         Cmd::Convert(c) => {
             let dry = cluster::DryRun::parse(&c.dry_run)?;
@@ -112,6 +120,8 @@ fn run(a: Args) -> Result<(), Error> {
                 root: j.root.into(),
                 image: String::new(),
                 tunnel_server_address: String::new(),
+                tunnel_ca_pem: Vec::new(),
+                node_ip: String::new(),
                 wait_hub: j.wait_hub,
                 restart_kubelet: j.restart_kubelet,
                 timeout: args::duration(&j.timeout).map_err(Error::Usage)?,
@@ -183,7 +193,12 @@ fn manifests(m: ManifestsArgs) -> Result<(), Error> {
         image: plan::image(m.image_registry.as_deref()),
     };
     plan.validate()?;
-    print!("{}", plan.manifests_yaml()?);
+    let certs = if m.generate_tunnel_certs {
+        certs::TunnelCerts::generate(certs::host_of(&plan.tunnel_server_address))?
+    } else {
+        certs::TunnelCerts::redacted()
+    };
+    print!("{}", plan.manifests_yaml(&certs)?);
     Ok(())
 }
 
@@ -217,6 +232,9 @@ fn node_options(c: args::NodeConvertArgs) -> Result<node::ConvertOptions, Error>
         root: c.root.into(),
         image: c.image.unwrap_or_else(|| plan::image(None)),
         tunnel_server_address: c.tunnel_server_address,
+        tunnel_ca_pem: std::fs::read(&c.tunnel_ca_file)
+            .map_err(|e| Error::Usage(format!("--tunnel-ca-file {}: {e}", c.tunnel_ca_file)))?,
+        node_ip: c.node_ip,
         wait_hub: c.wait_hub,
         restart_kubelet: c.restart_kubelet,
         timeout: args::duration(&c.timeout).map_err(Error::Usage)?,

@@ -1,6 +1,6 @@
 //! `yurtctl node convert` / `node revert`: the on-node half. Convert saves the kubelet files it
-//! edits, writes the hub's static pod and `/var/lib/openyurt/kubelet.conf`, then points kubelet
-//! at it; revert puts the saved bytes back and removes everything convert created.
+//! edits, writes the tunnel CA, the hub's static pod and `/var/lib/openyurt/kubelet.conf`, then
+//! points kubelet at it; revert puts the saved bytes back and removes everything convert created.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Error;
 use super::layout::{
-    self, at, Kind, BACKUP, CACHE, DEFAULT_POD_DIR, KUBELET_CONF, STATE, STATIC_POD_FILE,
+    self, at, Kind, BACKUP, CACHE, DEFAULT_POD_DIR, KUBELET_CONF, STATE, STATIC_POD_FILE, TUNNEL_CA,
 };
 use super::{flags, hostops, template};
 
@@ -20,6 +20,10 @@ pub struct ConvertOptions {
     pub node_name: String,
     pub image: String,
     pub tunnel_server_address: String,
+    /// The tunnel CA (PEM) the agent trusts, written to [`TUNNEL_CA`].
+    pub tunnel_ca_pem: Vec<u8>,
+    /// The node's IPs, comma-separated, which the agent registers.
+    pub node_ip: String,
     pub wait_hub: bool,
     pub restart_kubelet: bool,
     pub timeout: Duration,
@@ -112,12 +116,15 @@ fn inspect(root: &Path) -> Result<(layout::Found, String), Error> {
 }
 
 /// `yurtctl node check`: would `node convert` work here? Changes nothing.
-pub fn check(root: &Path, ports: &[u16]) -> Result<(), Error> {
+pub fn check(root: &Path, ports: &[u16], restart: bool) -> Result<(), Error> {
     if read_state(root)?.is_some() {
         say(&format!("already converted (/{STATE} present)"));
         return Ok(());
     }
     hostops::ports_free(ports).map_err(Error::Preflight)?;
+    if restart {
+        hostops::check_restart(root).map_err(Error::Preflight)?;
+    }
     let (found, server) = inspect(root)?;
     say(&format!(
         "check ok: layout {}, kubelet uses {} (server {server}), edits {}",
@@ -158,8 +165,33 @@ fn prepare(root: &Path) -> Result<NodeState, Error> {
     Ok(state)
 }
 
+/// Checks the agent's inputs before anything is written: IPs and a PEM CA.
+fn validate(o: &ConvertOptions) -> Result<(), Error> {
+    let ips: Vec<&str> = o
+        .node_ip
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ips.is_empty() {
+        return Err(Error::Usage(
+            "--node-ip must name this node's IP (the tunnel routes kube-apiserver's CONNECTs by it)"
+                .into(),
+        ));
+    }
+    if let Some(bad) = ips.iter().find(|s| s.parse::<std::net::IpAddr>().is_err()) {
+        return Err(Error::Usage(format!(
+            "--node-ip: {bad:?} is not an IP address"
+        )));
+    }
+    crate::net::tls::certs_from_pem(&o.tunnel_ca_pem, "the tunnel CA")
+        .map_err(|e| Error::Usage(format!("tunnel CA: {e}")))?;
+    Ok(())
+}
+
 /// `yurtctl node convert`.
 pub fn convert(o: &ConvertOptions) -> Result<(), Error> {
+    validate(o)?;
     let root = o.root.as_path();
     let state = match read_state(root)? {
         Some(s) => {
@@ -191,7 +223,9 @@ pub fn convert(o: &ConvertOptions) -> Result<(), Error> {
         ("server_addr", state.server_addr.as_str()),
         ("original_kubeconfig", state.original_kubeconfig.as_str()),
         ("kubeconfig_dir", kubeconfig_dir),
+        ("node_ip", o.node_ip.as_str()),
     ];
+    report(write_file(root, TUNNEL_CA, &o.tunnel_ca_pem)?, TUNNEL_CA);
     let pod = template::render(&template::EDGE_POD, &values)?;
     report(
         write_file(root, &state.static_pod, pod.as_bytes())?,
@@ -264,6 +298,7 @@ pub fn revert(root: &Path, restart_kubelet: bool) -> Result<(), Error> {
     }
     remove_file(root, &state.static_pod)?;
     remove_file(root, KUBELET_CONF)?;
+    remove_file(root, TUNNEL_CA)?;
     remove_tree(root, CACHE)?;
     remove_tree(root, BACKUP)?;
     remove_file(root, STATE)?;

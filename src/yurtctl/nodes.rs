@@ -28,6 +28,19 @@ pub fn internal_ip(n: &Value) -> Option<&str> {
         .as_str()
 }
 
+/// Every InternalIP of the node, in order.
+pub fn internal_ips(n: &Value) -> Vec<&str> {
+    n["status"]["addresses"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|a| a["type"] == "InternalIP")
+                .filter_map(|a| a["address"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The value of the edge label, if set.
 pub fn edge_label(n: &Value) -> Option<&str> {
     n["metadata"]["labels"][EDGE_LABEL].as_str()

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::certs::TunnelCerts;
 use super::error::Error;
 use super::template::{self, Template};
 
@@ -75,7 +76,12 @@ impl Plan {
         ]
     }
 
-    fn render(&self, t: &Template, node: Option<&str>) -> Result<String, Error> {
+    fn render(
+        &self,
+        t: &Template,
+        node: Option<&str>,
+        certs: &TunnelCerts,
+    ) -> Result<String, Error> {
         let lists = [
             self.cloud.join(","),
             self.edge.join(","),
@@ -85,36 +91,42 @@ impl Plan {
         if let Some(n) = node {
             v.push(("node", n));
         }
+        let cert_values = certs.values();
+        v.extend(cert_values.iter().map(|(k, x)| (*k, x.as_str())));
         template::render(t, &v)
     }
 
-    /// Every object convert creates, as YAML documents (cluster objects, then one Job per edge node).
-    pub fn manifests_yaml(&self) -> Result<String, Error> {
+    /// Every object convert creates, as YAML documents (cluster objects, then one Job per edge
+    /// node); the tunnel's Secret and CA ConfigMap carry `certs`.
+    pub fn manifests_yaml(&self, certs: &TunnelCerts) -> Result<String, Error> {
         let mut docs = Vec::new();
         for t in template::CLUSTER {
-            docs.push(self.render(t, None)?);
+            docs.push(self.render(t, None, certs)?);
         }
         for n in &self.edge {
-            docs.push(self.render(&template::NODE_CONVERT_JOB, Some(n))?);
+            docs.push(self.render(&template::NODE_CONVERT_JOB, Some(n), certs)?);
         }
         Ok(docs.join("---\n"))
     }
 
-    /// The cluster-wide objects, in creation order.
-    pub fn cluster_objects(&self) -> Result<Vec<Value>, Error> {
+    /// The cluster-wide objects, in creation order, the tunnel's carrying `certs`.
+    pub fn cluster_objects(&self, certs: &TunnelCerts) -> Result<Vec<Value>, Error> {
         let mut out = Vec::new();
         for t in template::CLUSTER {
-            out.extend(template::parse(t.name, &self.render(t, None)?)?);
+            out.extend(template::parse(t.name, &self.render(t, None, certs)?)?);
         }
         Ok(out)
     }
 
-    /// The convert (or revert) Job for `node`.
+    /// The check, convert or revert Job for `node`.
     pub fn node_job(&self, t: &Template, node: &str) -> Result<Value, Error> {
-        template::parse(t.name, &self.render(t, Some(node))?)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Template(format!("{}: no object", t.name)))
+        template::parse(
+            t.name,
+            &self.render(t, Some(node), &TunnelCerts::redacted())?,
+        )?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Template(format!("{}: no object", t.name)))
     }
 
     /// How `other` differs from this (recorded) plan, e.g. `edge nodes: recorded a,b, now a`;

@@ -73,7 +73,7 @@ async fn steps(c: &Cluster, p: &Plan, l: &lock::Lock, t: Duration) -> Result<(),
         );
     }
     l.renew(c).await?;
-    let objs = p.cluster_objects()?;
+    let objs = p.cluster_objects(&super::certs::TunnelCerts::redacted())?;
     let (record, rest): (Vec<_>, Vec<_>) = objs
         .iter()
         .partition(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == HUB_CFG);

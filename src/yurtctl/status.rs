@@ -1,6 +1,12 @@
-//! `yurtctl status`: one line per node: role (from the edge label), autonomy, hub health (from
-//! the node's hub-health annotation, else `unknown`) and whether its tunnel agent is connected
-//! (from a tunnel server's `/v1/agents` when `--tunnel-meta` is given, else `unknown`).
+//! `yurtctl status`: one line per node: role (from the edge label), autonomy, hub health and
+//! whether its tunnel agent is connected (from a tunnel server's `/v1/agents` when
+//! `--tunnel-meta` is given, else `unknown`).
+//!
+//! Hub health comes from what Kubernetes already has, so nothing new is written: the hub runs as
+//! the static pod `yurt-edge` that `node convert` installs, and kubelet reports it as the mirror
+//! pod `kube-system/yurt-edge-<node>`, with the Ready condition its readiness probe
+//! (`/v1/readyz` on 10267) sets. A node whose kubelet is not reporting (node not Ready) shows
+//! `unknown`: its pod status is stale.
 
 use std::io::{Read, Write};
 
@@ -10,8 +16,10 @@ use super::cluster::Cluster;
 use super::error::Error;
 use super::nodes;
 
-/// Node annotation a hub (or an operator's probe) sets to its health: `healthy` / `unhealthy`.
-pub const HUB_HEALTH_ANNOTATION: &str = "yurt.dev/hub-health";
+/// Label of the `yurt-edge` static pod (and so of its mirror pods).
+pub const EDGE_POD_SELECTOR: &str = "app.kubernetes.io/name=yurt-edge";
+/// Annotation kubelet puts on mirror pods.
+pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
 /// Connected node names from a tunnel server meta address (`host:port`).
 pub fn connected_agents(meta: &str) -> Result<Vec<String>, Error> {
@@ -32,8 +40,30 @@ pub fn connected_agents(meta: &str) -> Result<Vec<String>, Error> {
         .collect())
 }
 
+fn pod_ready(p: &Value) -> bool {
+    p["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+/// The hub's health on node `n` from the mirror pods of `yurt-edge`: `healthy`, `unhealthy`,
+/// `no pod`, or `unknown` while the node's kubelet is not reporting.
+pub fn hub_health(n: &Value, pods: &[Value]) -> &'static str {
+    let name = nodes::name(n);
+    let pod = pods.iter().find(|p| {
+        p["spec"]["nodeName"] == name && p["metadata"]["annotations"][MIRROR_ANNOTATION].is_string()
+    });
+    match pod {
+        _ if !nodes::is_ready(n) => "unknown",
+        None => "no pod",
+        Some(p) if pod_ready(p) => "healthy",
+        Some(_) => "unhealthy",
+    }
+}
+
 /// One node's status line.
-pub fn line(n: &Value, agents: Option<&[String]>) -> String {
+pub fn line(n: &Value, pods: &[Value], agents: Option<&[String]>) -> String {
     let name = nodes::name(n);
     let role = match nodes::edge_label(n) {
         Some("true") => "edge",
@@ -45,13 +75,10 @@ pub fn line(n: &Value, agents: Option<&[String]>) -> String {
     } else {
         "no"
     };
-    let hub = match (
-        role,
-        n["metadata"]["annotations"][HUB_HEALTH_ANNOTATION].as_str(),
-    ) {
-        ("edge", Some(h)) => h,
-        ("edge", None) => "unknown",
-        _ => "-",
+    let hub = if role == "edge" {
+        hub_health(n, pods)
+    } else {
+        "-"
     };
     let tunnel = match (role, agents) {
         ("edge", Some(a)) if a.iter().any(|x| x == name) => "connected",
@@ -65,13 +92,16 @@ pub fn line(n: &Value, agents: Option<&[String]>) -> String {
 /// Prints the table.
 pub async fn run(c: &Cluster, tunnel_meta: Option<&str>) -> Result<(), Error> {
     let all = c.list("v1", "Node").await?;
+    let pods = c
+        .list_selected("v1", "Pod", "kube-system", EDGE_POD_SELECTOR)
+        .await?;
     let agents = tunnel_meta.map(connected_agents).transpose()?;
     println!(
         "{:<20} {:<6} {:<9} {:<10} TUNNEL",
         "NODE", "ROLE", "AUTONOMY", "HUB"
     );
     for n in &all {
-        println!("{}", line(n, agents.as_deref()));
+        println!("{}", line(n, &pods, agents.as_deref()));
     }
     Ok(())
 }

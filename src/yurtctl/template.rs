@@ -30,6 +30,7 @@ macro_rules! template {
 pub const CLUSTER: &[Template] = &[
     template!("yurt-hub-cfg.yaml"),
     template!("rbac.yaml"),
+    template!("tunnel-certs.yaml"),
     template!("tunnel-server.yaml"),
 ];
 /// The Job that checks one edge node before anything changes (`{{node}}`).

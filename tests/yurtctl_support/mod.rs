@@ -20,10 +20,12 @@ pub const NODES: [(&str, &str); 3] = [
     ("edge-2", "10.0.0.22"),
 ];
 /// Collections compared in full dumps.
-pub const DUMPED: [&str; 13] = [
+pub const DUMPED: [&str; 15] = [
     "/api/v1/namespaces",
     "/api/v1/nodes",
     "/api/v1/configmaps",
+    "/api/v1/secrets",
+    "/api/v1/pods",
     "/api/v1/services",
     "/api/v1/serviceaccounts",
     "/apis/apps/v1/daemonsets",
@@ -72,8 +74,17 @@ pub struct Env {
 }
 
 impl Env {
+    /// Serves `d`, publishing the server's client CA the way kube-apiserver does
+    /// (`kube-system/extension-apiserver-authentication`, key `client-ca-file`).
     pub fn new(d: ApiDouble) -> Env {
         let srv = DoubleServer::start(d);
+        srv.double
+            .create(
+                "/api/v1/namespaces/kube-system/configmaps",
+                json!({"metadata": {"name": "extension-apiserver-authentication"},
+                       "data": {"client-ca-file": srv.pki.ca_pem}}),
+            )
+            .expect("client CA");
         let dir = std::env::temp_dir().join(format!(
             "yurtctl-conv-{}-{}",
             std::process::id(),
@@ -202,6 +213,24 @@ pub fn without_rv(m: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
         })
         .collect()
 }
+
+/// `obj` with every value of its `data` emptied: the tunnel's key material, as `yurtctl
+/// manifests` prints it.
+pub fn redacted(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Some(data) = o["data"].as_object_mut() {
+        for v in data.values_mut() {
+            *v = json!("");
+        }
+    }
+    o
+}
+
+/// The objects whose key material convert generates.
+pub const GENERATED: [&str; 2] = [
+    "Secret/kube-system/yurt-tunnel-server-certs",
+    "ConfigMap/kube-system/yurt-tunnel-ca",
+];
 
 pub fn out(o: &Output) -> String {
     format!(
