@@ -34,6 +34,7 @@ fn convert_creates_exactly_the_manifests_is_idempotent_and_revert_restores_every
         "node edge-1 (1/2): converted",
         "node edge-2 (2/2): converted",
         "node edge-2: edge, autonomous: labelled",
+        "tunnel CA and server certificate for 10.0.0.10 generated",
     ] {
         assert!(text.contains(line), "{line:?} missing in:\n{text}");
     }
@@ -57,6 +58,22 @@ fn convert_creates_exactly_the_manifests_is_idempotent_and_revert_restores_every
     );
     assert!(node("edge-1")["metadata"].get("annotations").is_none());
     assert!(node("cloud-1")["metadata"].get("annotations").is_none());
+    // Exactly those: every node is as before but for the edge label (and edge-2's autonomy).
+    for (name, _) in NODES {
+        let mut was = before[&format!("Node//{name}")].clone();
+        let now = node(name);
+        was["metadata"]["labels"]["openyurt.io/is-edge-worker"] =
+            now["metadata"]["labels"]["openyurt.io/is-edge-worker"].clone();
+        if name == "edge-2" {
+            was["metadata"]["annotations"] = json!({"node.beta.openyurt.io/autonomy": "true"});
+        }
+        let meta = |v: &Value| {
+            let mut m = v["metadata"].clone();
+            m.as_object_mut().expect("meta").remove("resourceVersion");
+            (m, v["spec"].clone(), v["status"].clone())
+        };
+        assert_eq!(meta(&now), meta(&was), "node {name}");
+    }
 
     // Exactly the objects `yurtctl manifests` prints, each as printed.
     let mut margs = vec!["manifests"];
@@ -94,6 +111,11 @@ fn convert_creates_exactly_the_manifests_is_idempotent_and_revert_restores_every
     let again = env.yurtctl(&CONVERT);
     assert!(again.status.success(), "{}", out(&again));
     assert!(out(&again).contains("resuming"), "{}", out(&again));
+    assert!(
+        out(&again).contains("Secret kube-system/yurt-tunnel-server-certs: kept"),
+        "{}",
+        out(&again)
+    );
     assert_eq!(env.dump(), after);
 
     // Another plan is refused, naming what differs.
@@ -527,4 +549,53 @@ fn a_failing_node_check_stops_before_anything_is_written() {
         out(&o)
     );
     assert_eq!(without_rv(&env.dump()), without_rv(&before));
+}
+
+#[test]
+fn a_tunnel_ca_configmap_not_matching_the_secret_is_refused_and_a_rerun_heals() {
+    let env = Env::new(cluster());
+    let cms = "/api/v1/namespaces/kube-system/configmaps";
+    env.srv
+        .double
+        .create(
+            cms,
+            json!({"metadata": {"name": "yurt-tunnel-ca"}, "data": {"ca.crt": "someone else's"}}),
+        )
+        .expect("cm");
+    let o = env.yurtctl(&CONVERT);
+    one_line_failure(
+        &o,
+        1,
+        "step cloud components failed: ConfigMap kube-system/yurt-tunnel-ca does not hold the CA of Secret kube-system/yurt-tunnel-server-certs",
+    );
+    assert!(
+        !env.dump()
+            .contains_key("Job/kube-system/yurtctl-convert-edge-1"),
+        "no node converted"
+    );
+    let secret = env
+        .srv
+        .double
+        .get("/api/v1/namespaces/kube-system/secrets/yurt-tunnel-server-certs")
+        .expect("secret made before the check");
+    env.srv
+        .double
+        .delete(&format!("{cms}/yurt-tunnel-ca"))
+        .expect("delete");
+    let o = env.yurtctl(&CONVERT);
+    assert!(o.status.success(), "{}", out(&o));
+    let after = env.dump();
+    assert_eq!(
+        after["Secret/kube-system/yurt-tunnel-server-certs"], secret,
+        "the Secret is kept, not regenerated"
+    );
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["ca.crt"].as_str().expect("b64"))
+        .expect("base64");
+    assert_eq!(
+        after["ConfigMap/kube-system/yurt-tunnel-ca"]["data"]["ca.crt"],
+        String::from_utf8(ca).expect("utf8").as_str(),
+        "the ConfigMap is made from the kept Secret's CA"
+    );
 }
