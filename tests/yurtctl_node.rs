@@ -85,7 +85,8 @@ fn tunnel_ca() -> &'static str {
         let pem = yurt::yurtctl::certs::TunnelCerts::generate("10.0.0.10")
             .expect("certs")
             .ca_pem;
-        let p = std::env::temp_dir().join(format!("yurtctl-node-ca-{}.crt", std::process::id()));
+        // Cargo's scratch directory for integration tests (inside target/).
+        let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join("yurtctl-node-tunnel-ca.crt");
         std::fs::write(&p, pem).expect("write CA");
         p.display().to_string()
     })
