@@ -86,7 +86,8 @@ fn tunnel_ca() -> &'static str {
             .expect("certs")
             .ca_pem;
         // Cargo's scratch directory for integration tests (inside target/).
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join("yurtctl-node-tunnel-ca.crt");
+        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("yurtctl-node-tunnel-ca-{}.crt", std::process::id()));
         std::fs::write(&p, pem).expect("write CA");
         p.display().to_string()
     })
