@@ -20,6 +20,11 @@ fn step(what: &str) {
     eprintln!("clients_replay: {what}");
 }
 
+/// Long enough for a watch that ends at once to show (client-go's "very short watch" is < 1 s).
+fn hold() {
+    std::thread::sleep(Duration::from_millis(1200));
+}
+
 fn settle() {
     std::thread::sleep(BOOKMARKS * 3 + Duration::from_millis(300));
 }
@@ -27,6 +32,18 @@ fn settle() {
 /// Every problem of the runs, one per line (empty: none).
 fn report(what: &str, problems: Vec<String>) {
     assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
+/// [`report`], with the hub's cache counters when something is wrong.
+fn report_hub(rig: &Rig, what: &str, mut problems: Vec<String>) {
+    if !problems.is_empty() {
+        let m = rig.hub().metrics();
+        let cache = m
+            .lines()
+            .filter(|l| l.starts_with("node_yurthub_cache_") && !l.contains("offline"));
+        problems.extend(cache.map(str::to_string));
+    }
+    report(what, problems);
 }
 
 fn online_checks(rig: &Rig, runs: &[Run]) {
@@ -51,7 +68,7 @@ fn online_checks(rig: &Rig, runs: &[Run]) {
                 .filter_map(|refl| holds_what_the_double_has(rig, refl)),
         );
     }
-    report("online", p);
+    report_hub(rig, "online", p);
 }
 
 /// The informer holds exactly what the double has (items and resourceVersion).
@@ -86,6 +103,11 @@ fn replay(flavour: Flavour) {
     assert!(informers >= 20, "{informers} informers");
 
     step("cut");
+    let all_reflectors: Vec<_> = online.iter().flat_map(|r| &r.reflectors).collect();
+    step(&format!(
+        "cache caught up in {:?}",
+        rig.wait_cached(&all_reflectors)
+    ));
     rig.cut();
     let want: Vec<Expect> = online.iter().map(Run::expect).collect();
     // Running clients lose their watches and re-watch: held open offline, never a relist.
@@ -106,24 +128,26 @@ fn replay(flavour: Flavour) {
 
     step("replay with the cloud cut");
     let cut = run_all(rig.proxy(), &all(flavour, &rig.double));
+    hold();
     let p = cut
         .iter()
         .zip(&want)
         .flat_map(|(r, w)| differences(r, w))
         .collect();
-    report("cloud cut", p);
+    report_hub(&rig, "cloud cut", p);
     drop((online, cut));
 
     step("hub restart");
     rig.restart_hub();
     step("replay after the restart");
     let rebooted = run_all(rig.proxy(), &all(flavour, &rig.double));
+    hold();
     let p = rebooted
         .iter()
         .zip(&want)
         .flat_map(|(r, w)| differences(r, w))
         .collect();
-    report("hub restarted, cloud still cut", p);
+    report_hub(&rig, "hub restarted, cloud still cut", p);
     let m = rig.hub().metrics();
     for (c, res) in [
         ("kubelet", "pods"),
@@ -198,4 +222,191 @@ fn list_watch_clients_replay_online_cut_and_rebooted_then_resync_once() {
 #[test]
 fn watch_list_clients_replay_online_cut_and_rebooted_then_resync_once() {
     replay(Flavour::WatchList);
+}
+
+/// DESIGN.md, "Offline semantics": what a restarting kubelet (and its neighbours) needs from a
+/// hub whose cache was filled online, after the node rebooted with the cloud still cut.
+#[test]
+fn node_reboot_offline_every_needed_call_answers_within_a_second_and_none_is_dangerous() {
+    use clientskit::scripts::{Call, Need, PB};
+    let mut rig = Rig::new("reboot");
+    let online = run_all(rig.proxy(), &all(Flavour::WatchList, &rig.double));
+    settle();
+    report(
+        "online",
+        online
+            .iter()
+            .flat_map(|r| r.problems(Duration::from_secs(5)))
+            .collect(),
+    );
+    let issued = online[0]
+        .script
+        .calls
+        .iter()
+        .position(|c| c.what == "TokenRequest")
+        .map(|n| online[0].answers[n].clone())
+        .expect("kubelet asked for a token");
+    let issued =
+        yurt::k8s::token::decode(encoding(&issued.content_type), &issued.body).expect("token");
+    let all_reflectors: Vec<_> = online.iter().flat_map(|r| &r.reflectors).collect();
+    rig.wait_cached(&all_reflectors);
+    rig.cut();
+    drop(online);
+    step("reboot");
+    rig.restart_hub();
+
+    let mut scripts = all(Flavour::WatchList, &rig.double);
+    let csinode = format!("/apis/storage.k8s.io/v1/csinodes/{NODE}");
+    let put = rig
+        .double
+        .get(&csinode)
+        .expect("csinode")
+        .to_string()
+        .into_bytes();
+    let extra = |what, method, path: String, body: Vec<u8>, need| Call {
+        what,
+        method,
+        path,
+        accept: PB,
+        content_type: (!body.is_empty()).then_some("application/json"),
+        body,
+        need,
+    };
+    scripts[0].calls.extend([
+        extra("CSINode PUT", "PUT", csinode, put, Need::Accepted),
+        Call {
+            content_type: Some("application/vnd.kubernetes.protobuf"),
+            ..extra(
+                "TokenRequest, pod never seen",
+                "POST",
+                "/api/v1/namespaces/default/serviceaccounts/default/token".into(),
+                clientskit::scripts::token_request_pb("default", "worker-0"),
+                Need::Offline,
+            )
+        },
+        extra(
+            "CSINode GET, other node",
+            "GET",
+            "/apis/storage.k8s.io/v1/csinodes/other-node?resourceVersion=0".into(),
+            Vec::new(),
+            Need::Careful,
+        ),
+        extra(
+            "node GET, unknown",
+            "GET",
+            "/api/v1/nodes/ghost".into(),
+            Vec::new(),
+            Need::No,
+        ),
+    ]);
+    scripts[4].calls.push(extra(
+        "node GET, unknown",
+        "GET",
+        "/api/v1/nodes/ghost".into(),
+        Vec::new(),
+        Need::No,
+    ));
+    let t = Instant::now();
+    let runs = run_all(rig.proxy(), &scripts);
+    step(&format!("replayed in {:?}", t.elapsed()));
+    hold();
+
+    let mut p: Vec<String> = runs
+        .iter()
+        .flat_map(|r| r.problems(Duration::from_secs(1)))
+        .collect();
+    let answer = |r: &Run, what: &str| {
+        let n = r
+            .script
+            .calls
+            .iter()
+            .position(|c| c.what == what)
+            .unwrap_or_else(|| panic!("no {what}"));
+        r.answers[n].clone()
+    };
+    for r in &runs {
+        for (c, a) in r.script.calls.iter().zip(&r.answers) {
+            let ok = (200..300).contains(&a.status);
+            if c.need != Need::No && a.took > Duration::from_secs(1) {
+                p.push(format!(
+                    "{} {}: answered after {:?}",
+                    r.script.name, c.what, a.took
+                ));
+            }
+            if matches!(c.need, Need::Offline | Need::Accepted) && !ok {
+                p.push(format!(
+                    "{} {}: {} {}",
+                    r.script.name,
+                    c.what,
+                    a.status,
+                    String::from_utf8_lossy(&a.body)
+                ));
+            }
+            if ok && a.status != 201 && a.content_type.starts_with("application/") {
+                let o = clientskit::stream::obj(encoding(&a.content_type), &a.body);
+                if yurt::k8s::meta::rv_u64(&o.rv).is_none() && c.method != "PUT" {
+                    p.push(format!(
+                        "{} {}: resourceVersion {:?}",
+                        r.script.name, c.what, o.rv
+                    ));
+                }
+            }
+        }
+    }
+    let kubelet = &runs[0];
+    // CSINode: the start-up GET answers 200 only because every follow-up works; never a 404.
+    let first = answer(kubelet, "CSINode GET (rv=0)");
+    let follow = ["node GET", "CSINode GET", "CSINode PUT"].map(|w| answer(kubelet, w).status);
+    if first.status != 200 || follow.iter().any(|s| !(200..300).contains(s)) {
+        p.push(format!(
+            "CSINode: {} then follow-ups {follow:?}",
+            first.status
+        ));
+    }
+    let other = answer(kubelet, "CSINode GET, other node").status;
+    if !(500..600).contains(&other) {
+        p.push(format!("CSINode never cached: {other}, not a 5xx"));
+    }
+    // Tokens: the one issued online (still valid), else a clearly fake one.
+    let tok = |what| {
+        let a = answer(kubelet, what);
+        (
+            a.status,
+            yurt::k8s::token::decode(encoding(&a.content_type), &a.body).ok(),
+        )
+    };
+    match tok("TokenRequest") {
+        (201, Some(t)) if t.token == issued.token && t.expiration == issued.expiration => {}
+        other => p.push(format!(
+            "kubelet's token: {other:?}, issued {:?}",
+            issued.token
+        )),
+    }
+    match tok("TokenRequest, pod never seen") {
+        (201, Some(t))
+            if t.token != issued.token
+                && t.token.ends_with('.')
+                && t.bound.as_ref().is_some_and(|b| b.name == "worker-0") =>
+        {
+            let exp = t.expiration.unwrap_or(0)
+                - std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_secs() as i64;
+            if !(0..=600).contains(&exp) {
+                p.push(format!("fake token valid for {exp} s"));
+            }
+        }
+        other => p.push(format!("fake token: {other:?}")),
+    }
+    // Unknown objects: 404 only where a complete view says so (flannel lists every node).
+    let ghost = |r: &Run| answer(r, "node GET, unknown").status;
+    if (ghost(kubelet), ghost(&runs[4])) != (503, 404) {
+        p.push(format!(
+            "node ghost: kubelet {}, flannel {}",
+            ghost(kubelet),
+            ghost(&runs[4])
+        ));
+    }
+    report("node reboot offline", p);
 }

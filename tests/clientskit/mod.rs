@@ -28,7 +28,7 @@ pub const NODE: &str = "edge-node-1";
 
 /// How often the double sends bookmarks: short, so views and informers agree on the
 /// resourceVersion before the cut.
-pub const BOOKMARKS: Duration = Duration::from_millis(200);
+pub const BOOKMARKS: Duration = Duration::from_millis(500);
 
 /// Objects the clients read, beyond the sandbox's (node, pods, `kubernetes` Service, ...).
 pub fn seed(d: &ApiDouble) {
@@ -215,6 +215,37 @@ impl Rig {
         }
     }
 
+    /// Waits until the hub's cache holds, for every informer, what its client holds (the
+    /// writer acknowledges after the client got the bytes); returns how long that took.
+    pub fn wait_cached(&self, reflectors: &[&Reflector]) -> Duration {
+        let start = Instant::now();
+        loop {
+            let views = crate::hubkit::request(
+                self.hub().server,
+                "GET /v1/cache HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .json();
+            let behind: Vec<&str> = reflectors
+                .iter()
+                .filter(|r| {
+                    let want = yurt::k8s::meta::rv_u64(&r.state().last_rv).unwrap_or(0);
+                    !views["views"].as_array().into_iter().flatten().any(|v| {
+                        is_view_of(v, &r.spec) && v["resource_version"].as_u64() >= Some(want)
+                    })
+                })
+                .map(|r| r.spec.name.as_str())
+                .collect();
+            if behind.is_empty() {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the cache never caught up with {behind:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops the double (open watches end) and waits until the hub knows.
     pub fn cut(&mut self) {
         if let Some(t) = self.stop.take() {
@@ -252,6 +283,28 @@ impl Drop for Rig {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether a `/v1/cache` row is the view informer `i` fills.
+fn is_view_of(row: &serde_json::Value, i: &Informer) -> bool {
+    let component = yurt::k8s::request_info::component(Some(&i.ua));
+    let norm = |s: Option<&String>| {
+        let mut t: Vec<&str> = s.map_or(Vec::new(), |s| s.split(',').collect());
+        t.sort();
+        t.join(",")
+    };
+    let ns = i
+        .path
+        .split("/namespaces/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("");
+    row["component"] == component.as_str()
+        && Some(row["resource"].as_str().unwrap_or("")) == i.path.rsplit('/').next()
+        && row["namespace"] == ns
+        && row["name"] == ""
+        && row["label_selector"] == norm(i.label.as_ref()).as_str()
+        && row["field_selector"] == norm(i.field.as_ref()).as_str()
 }
 
 /// The answer to one call.
@@ -366,8 +419,9 @@ impl Run {
         }
     }
 
-    /// Problems of a run: informers not synced, not watching, or a watch that ended at once; a
-    /// resourceVersion that is not a decimal integer; a WatchList stream without its bookmark.
+    /// Problems of a run: informers not synced (in time), listed twice, not watching, or whose
+    /// watch ended at once; a resourceVersion that is not a decimal integer; a WatchList stream
+    /// without its bookmark. Call it a second after the run, so short watches show.
     pub fn problems(&self, within: Duration) -> Vec<String> {
         let mut out = Vec::new();
         for r in &self.reflectors {
@@ -379,6 +433,20 @@ impl Run {
                     out.push(format!("{n}: synced after {:?}", s.took))
                 }
                 Some(_) => {}
+            }
+            if st.syncs.len() > 1 {
+                out.push(format!(
+                    "{n}: listed {} times; ends {:?}",
+                    st.syncs.len(),
+                    st.ends
+                ));
+            }
+            if let Some(e) = st
+                .ends
+                .iter()
+                .find(|e| e.events == 0 && e.lasted < Duration::from_secs(1))
+            {
+                out.push(format!("{n}: a watch ended at once: {e:?}"));
             }
             if st.watching_since.is_none() {
                 out.push(format!(
