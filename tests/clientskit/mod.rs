@@ -142,7 +142,7 @@ pub struct Rig {
     pub direct: support::Client,
 }
 
-fn serve_at(double: &ApiDouble, addr: SocketAddr) -> (SocketAddr, Trigger) {
+pub fn serve_at(double: &ApiDouble, addr: SocketAddr) -> (SocketAddr, Trigger) {
     let listener = smol::block_on(smol::net::TcpListener::bind(addr)).expect("bind the double");
     let addr = listener.local_addr().expect("addr");
     let (stop, sd) = shutdown::channel();
