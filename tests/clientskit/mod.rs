@@ -261,13 +261,14 @@ impl Rig {
         self.wait_for(true);
     }
 
-    /// Stops the hub and starts a new one on the same cache (the node rebooted).
-    pub fn restart_hub(&mut self) {
+    /// Stops the hub and starts a new one on the same cache (the node rebooted). `known`: wait
+    /// until the new hub has found the cloud gone (else its first request finds out).
+    pub fn restart_hub(&mut self, known: bool) {
         if let Some(mut h) = self.hub.take() {
             h.stop();
         }
         self.start_hub();
-        if self.stop.is_none() {
+        if known && self.stop.is_none() {
             self.wait_for(false);
         }
     }

@@ -20,7 +20,8 @@ pub struct OfflineLog {
 impl OfflineLog {
     /// A request reached an apiserver: the outage (if any) is over.
     pub fn online(&self) {
-        if self.dirty.swap(false, Ordering::Relaxed) {
+        // A load first: the online path stays a plain read while nothing was served offline.
+        if self.dirty.load(Ordering::Relaxed) && self.dirty.swap(false, Ordering::Relaxed) {
             self.seen.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }
     }
