@@ -814,7 +814,8 @@ fn protobuf_token_requests_are_read_and_answered_with_their_bound_pod() {
     assert_eq!((got.bound, got.audiences), (want.bound, want.audiences));
     assert_eq!(
         (got.name.as_str(), got.namespace.as_str()),
-        ("default", "default")
+        ("", ""),
+        "the request's metadata, copied as kube-apiserver does"
     );
     assert!(!got.token.is_empty() && got.expiration.is_some());
     let bad = block(srv.client().request(

@@ -68,7 +68,7 @@ fn node_reboot_offline_every_needed_call_answers_within_a_second_and_none_is_dan
                 "TokenRequest, pod never seen",
                 "POST",
                 "/api/v1/namespaces/default/serviceaccounts/default/token".into(),
-                clientskit::scripts::token_request_pb("default", "worker-0"),
+                clientskit::scripts::token_request_pb("worker-0"),
                 Need::Offline,
             )
         },

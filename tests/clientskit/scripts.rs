@@ -165,7 +165,7 @@ pub fn kubelet(f: Flavour, d: &ApiDouble) -> Script {
     let event = json!({"metadata": {"name": format!("{NODE}.starting"), "namespace": "default"},
         "involvedObject": {"kind": "Node", "name": NODE}, "reason": "Starting", "message": "Starting kubelet.",
         "type": "Normal", "count": 1, "source": {"component": "kubelet", "host": NODE}});
-    let token = token_request_pb("default", "web-0");
+    let token = token_request_pb("web-0");
     let csinode = format!("/apis/storage.k8s.io/v1/csinodes/{NODE}");
     let calls = vec![
         get(
@@ -236,11 +236,10 @@ pub fn kubelet(f: Flavour, d: &ApiDouble) -> Script {
 }
 
 /// The TokenRequest kubelet sends for a projected token of pod `pod`, in protobuf.
-pub fn token_request_pb(namespace: &str, pod: &str) -> Vec<u8> {
+pub fn token_request_pb(pod: &str) -> Vec<u8> {
     let uid = format!("uid-of-{pod}");
+    // kubelet leaves the metadata empty: the URL names the ServiceAccount.
     let tr = yurt::k8s::token::TokenRequest {
-        name: "default".into(),
-        namespace: namespace.into(),
         audiences: vec!["https://kubernetes.default.svc.cluster.local".into()],
         expiration_seconds: Some(3607),
         bound: Some(yurt::k8s::token::BoundRef {

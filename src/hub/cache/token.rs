@@ -86,10 +86,10 @@ pub fn start(
         return None;
     }
     let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
-    let (cache, ns, component) = (cache.clone(), info.namespace.clone(), component.to_string());
+    let (cache, info, component) = (cache.clone(), info.clone(), component.to_string());
     smol::spawn(async move {
         if let Some(body) = collect(rx).await {
-            smol::unblock(move || keep(&cache, &component, &ns, enc, &body)).await;
+            smol::unblock(move || keep(&cache, &component, &info, enc, &body)).await;
         }
     })
     .detach();
@@ -107,9 +107,16 @@ async fn collect(rx: Receiver<Msg>) -> Option<Vec<u8>> {
     }
 }
 
-fn keep(cache: &Cache, component: &str, namespace: &str, enc: Wire, body: &[u8]) {
+/// Keeps an answer under the key its request will have offline. The ServiceAccount and
+/// namespace come from the URL: kube-apiserver copies the request's (usually empty) metadata.
+fn keep(cache: &Cache, component: &str, info: &RequestInfo, enc: Wire, body: &[u8]) {
+    let namespace = info.namespace.as_str();
     let tr = match token::decode(enc, body) {
-        Ok(tr) if !tr.token.is_empty() => tr,
+        Ok(tr) if !tr.token.is_empty() => TokenRequest {
+            name: info.name.clone(),
+            namespace: namespace.to_string(),
+            ..tr
+        },
         Ok(_) => return,
         Err(e) => {
             log::warn!("cache: TokenRequest answer not kept: {e}");
