@@ -14,9 +14,8 @@ fn yurt_hub_logs_each_view_once_per_outage_when_it_first_serves_it_offline() {
     use std::io::BufRead;
     let double = yurt::apidouble::ApiDouble::sandbox(NODE);
     let (addr, stop) = serve_at(&double, "127.0.0.1:0".parse().expect("addr"));
-    let dir = std::env::temp_dir().join(format!("yurt-clients-log-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let tmp = TempDir::new("log");
+    let dir = &tmp.0;
     let kc = dir.join("kubelet.conf");
     let url = format!("https://127.0.0.1:{}", addr.port());
     let cert = hubkit::pki().node_client(NODE).expect("cert");
@@ -126,5 +125,4 @@ fn yurt_hub_logs_each_view_once_per_outage_when_it_first_serves_it_offline() {
     read_for(Duration::from_millis(500), &mut lines);
     assert_eq!(served(&lines, &pods_line), 2, "{lines:#?}");
     drop(_child);
-    let _ = std::fs::remove_dir_all(&dir);
 }

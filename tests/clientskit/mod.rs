@@ -32,6 +32,24 @@ pub const NODE: &str = "edge-node-1";
 /// resourceVersion before the cut.
 pub const BOOKMARKS: Duration = Duration::from_millis(500);
 
+/// A temporary directory, removed when dropped (also when a test fails).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("yurt-clients-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The API double (cut and restored on one port) behind a hub (restarted on one cache).
 pub struct Rig {
     pub double: ApiDouble,
