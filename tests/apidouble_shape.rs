@@ -786,6 +786,57 @@ fn writes_over_http() {
 }
 
 #[test]
+fn protobuf_token_requests_are_read_and_answered_with_their_bound_pod() {
+    use yurt::k8s::meta::Encoding;
+    use yurt::k8s::token::{decode, encode, BoundRef, TokenRequest};
+    let srv = server();
+    let want = TokenRequest {
+        audiences: vec!["https://kubernetes.default.svc.cluster.local".into()],
+        expiration_seconds: Some(3607),
+        bound: Some(BoundRef {
+            kind: "Pod".into(),
+            api_version: "v1".into(),
+            name: "web-0".into(),
+            uid: "u-1".into(),
+        }),
+        ..TokenRequest::default()
+    };
+    let pb = "application/vnd.kubernetes.protobuf";
+    let r = block(srv.client().request(
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts/default/token",
+        &[("Content-Type", pb), ("Accept", pb)],
+        &encode(Encoding::Protobuf, &want, 0),
+    ))
+    .expect("token");
+    assert_eq!((r.status, r.header("content-type")), (201, Some(pb)));
+    let got = decode(Encoding::Protobuf, &r.body).expect("a TokenRequest");
+    assert_eq!((got.bound, got.audiences), (want.bound, want.audiences));
+    assert_eq!(
+        (got.name.as_str(), got.namespace.as_str()),
+        ("", ""),
+        "the request's metadata, copied as kube-apiserver does"
+    );
+    assert!(!got.token.is_empty() && got.expiration.is_some());
+    let bad = block(srv.client().request(
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts/default/token",
+        &[("Content-Type", pb)],
+        b"k8s\0\x0a\xff",
+    ))
+    .expect("answer");
+    assert_eq!(bad.status, 400);
+    let lease = block(srv.client().request(
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        &[("Content-Type", pb)],
+        b"k8s\0",
+    ))
+    .expect("answer");
+    assert_eq!(lease.status, 415, "other protobuf bodies are still refused");
+}
+
+#[test]
 fn dry_run_writes_are_answered_but_not_stored() {
     let srv = DoubleServer::start(ApiDouble::sandbox("edge-1"));
     let c = srv.client();

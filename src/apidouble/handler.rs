@@ -147,6 +147,37 @@ async fn read_body(req: Request<Incoming>) -> Result<Option<Value>, DoubleError>
     }
 }
 
+/// A TokenRequest body: JSON (or YAML), or protobuf as kubelet sends it (the one protobuf body
+/// the double reads: its fields are known, see `k8s::token`).
+async fn read_token_body(req: Request<Incoming>) -> Result<Value, DoubleError> {
+    let pb = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::k8s::meta::Encoding::from_content_type)
+        == Some(crate::k8s::meta::Encoding::Protobuf);
+    if !pb {
+        return Ok(read_body(req).await?.unwrap_or(Value::Null));
+    }
+    let bytes = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| DoubleError::TooLarge(format!("the request body could not be read: {e}")))?
+        .to_bytes();
+    let tr =
+        crate::k8s::token::decode(crate::k8s::meta::Encoding::Protobuf, &bytes).map_err(|e| {
+            DoubleError::BadRequest(format!("the TokenRequest body is not valid protobuf: {e}"))
+        })?;
+    let mut spec = serde_json::json!({"audiences": tr.audiences});
+    if let Some(s) = tr.expiration_seconds {
+        spec["expirationSeconds"] = s.into();
+    }
+    if let Some(b) = tr.bound {
+        spec["boundObjectRef"] = serde_json::json!({"kind": b.kind, "apiVersion": b.api_version, "name": b.name, "uid": b.uid});
+    }
+    Ok(serde_json::json!({"spec": spec}))
+}
+
 /// Runs a write on the live store, or on a throwaway copy for a dry run.
 fn with_store<T>(d: &ApiDouble, dry: bool, f: impl FnOnce(&mut Store) -> T) -> T {
     if dry {
@@ -222,7 +253,7 @@ async fn rest(
             Ok(render::object(res, &obj, neg, include, pretty, 201))
         }
         (Method::POST, Some(_), Some("token")) => {
-            let body = read_body(req).await?.unwrap_or(Value::Null);
+            let body = read_token_body(req).await?;
             let tr = objects::token(&d.store(), &p, body)?;
             Ok(render::token(&tr, neg, pretty))
         }

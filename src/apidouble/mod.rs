@@ -16,7 +16,8 @@
 //!   protobuf would not. TokenRequest and Status are fully encoded.
 //!   [`ApiDouble::set_protobuf`]`(false)` (CLI `--no-protobuf`) answers JSON to clients that also
 //!   accept it, e.g. for `kubectl describe`, which asks for protobuf.
-//! - Protobuf *request* bodies are refused with 415; server-side apply too. Strategic merge patch
+//! - Protobuf *request* bodies are refused with 415 (but TokenRequests, which kubelet sends in
+//!   protobuf); server-side apply too. Strategic merge patch
 //!   merges only well-known keyed lists (conditions, containers, addresses, …).
 //! - Deletion is immediate (no graceful phase, no finalizers, no garbage collection); namespaces are
 //!   not required to exist; there is no admission, validation beyond names, or managedFields.

@@ -310,9 +310,20 @@ pub fn token(st: &Store, p: &ResPath, mut req: Value) -> Result<Value, DoubleErr
     }
     req["kind"] = json!("TokenRequest");
     req["apiVersion"] = json!("authentication.k8s.io/v1");
+    // kube-apiserver answers a copy of the request: its metadata stays as sent (usually empty),
+    // but must not name another ServiceAccount or namespace than the URL.
     let meta = metadata_mut(&mut req)?;
-    meta.insert("name".into(), json!(name));
-    meta.insert("namespace".into(), json!(ns));
+    for (k, want) in [("name", name), ("namespace", ns)] {
+        if meta
+            .get(k)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty() && v != want)
+        {
+            return Err(DoubleError::BadRequest(format!(
+                "{k} in URL does not match {k} in TokenRequest object"
+            )));
+        }
+    }
     meta.insert("creationTimestamp".into(), json!(rfc3339(now)));
     if !req.get("spec").is_some_and(Value::is_object) {
         req["spec"] = json!({});

@@ -204,4 +204,11 @@ fn tokens_need_the_service_account() {
     .expect("time");
     assert!((exp - now_secs() - 3607).abs() < 5);
     assert!(token(&st, &tp, json!({"spec": 5})).is_ok());
+    assert_eq!(
+        t["metadata"].get("name"),
+        None,
+        "the request's metadata is copied"
+    );
+    let other = json!({"metadata": {"name": "builder"}});
+    assert_eq!(token(&st, &tp, other).expect_err("mismatch").code(), 400);
 }

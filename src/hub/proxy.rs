@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::body::{ProxyBody, Return};
-use super::cache::{local::Offline, tee::TeeBody, Cache, Target};
+use super::cache::{local::Offline, tee::TeeBody, token, Cache, Target};
 use super::metrics::{Metrics, ReqLabels};
 use super::upgrade;
 use super::upstream::{Ident, Pool, Upstream};
@@ -35,6 +35,8 @@ struct Ctx {
     component: String,
     labels: ReqLabels,
     target: Option<Target>,
+    /// A ServiceAccount TokenRequest of a cached component: its answer is kept for offline use.
+    token: bool,
 }
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
@@ -97,11 +99,16 @@ impl Proxy {
             .as_ref()
             .and_then(|c| c.target(&info, &raw_component, accept))
             .filter(|_| req.method() == Method::GET);
+        let token = self
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.agents.includes(&raw_component) && token::is_token_request(&info));
         let ctx = Ctx {
             info,
             component: raw_component,
             labels,
             target,
+            token,
         };
         let resp = self.forward(req, &ctx).await;
         self.metrics.request(&ctx.labels, resp.status().as_u16());
@@ -149,11 +156,15 @@ impl Proxy {
             matches!(parts.method, Method::GET | Method::HEAD) && client_upgrade.is_none();
         let mut body = Some(body.map_err(|e| e.into()).boxed_unsync());
         loop {
-            let out = self.upstream_request(&parts, &up, ident, body.take(), ctx.target.is_some());
+            let kept = ctx.target.is_some() || ctx.token;
+            let out = self.upstream_request(&parts, &up, ident, body.take(), kept);
             let start = Instant::now();
             match self.pool.send(&up, ident, out).await {
                 Ok((resp, sender)) => {
                     self.metrics.upstream_latency(labels.verb, start.elapsed());
+                    if let Some(c) = &self.cache {
+                        c.offline_log.online();
+                    }
                     let ret = Return {
                         pool: self.pool.clone(),
                         upstream: up,
@@ -281,8 +292,13 @@ impl Proxy {
         ctx: &Ctx,
         resp: &Response<Incoming>,
     ) -> Option<(Arc<Cache>, smol::channel::Sender<super::cache::tee::Msg>)> {
-        let (cache, target) = (self.cache.as_ref()?, ctx.target.as_ref()?);
-        let tx = super::cache::tee::start(cache, target, resp.status(), resp.headers())?;
+        let cache = self.cache.as_ref()?;
+        let (status, headers) = (resp.status(), resp.headers());
+        let tx = match &ctx.target {
+            Some(target) => super::cache::tee::start(cache, target, status, headers)?,
+            None if ctx.token => token::start(cache, &ctx.info, &ctx.component, status, headers)?,
+            None => return None,
+        };
         Some((cache.clone(), tx))
     }
 

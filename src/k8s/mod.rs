@@ -6,4 +6,6 @@ pub mod meta;
 pub mod pb;
 pub mod request_info;
 pub mod status;
+pub mod time;
+pub mod token;
 pub mod watch;

@@ -9,14 +9,14 @@ use http::{header, HeaderMap, Response};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 
-use super::read::{self, ObjectData, ViewData};
+use super::read::{self, Lookup, ObjectData, ViewData};
 use super::render::{self, accepts, content_type};
-use super::{Cache, Kind, Target};
+use super::{token, Cache, Kind, Target};
 use crate::hub::upstream::Pool;
 use crate::k8s::request_info::{RequestInfo, Verb};
 use crate::k8s::status::Reason;
 use crate::net::http::{full, Body, BoxError};
-use crate::store::{Encoding, StoreError};
+use crate::store::{Encoding, StoreError, ViewKey};
 
 /// How long an offline watch without `timeoutSeconds` stays open at most.
 const DEFAULT_WATCH_SECS: u64 = 1800;
@@ -47,6 +47,11 @@ impl Offline {
             (None, Verb::Create) if self.cached_component() && self.info.resource == "events" => {
                 self.echo(201)
             }
+            (None, Verb::Create)
+                if self.cached_component() && token::is_token_request(&self.info) =>
+            {
+                self.token().await
+            }
             (None, Verb::Update | Verb::Patch) if self.cached_component() && self.node_write() => {
                 self.accept_write().await
             }
@@ -62,10 +67,14 @@ impl Offline {
         self.info.is_resource && self.cache.agents.includes(&self.component)
     }
 
-    /// kubelet's lease renewals and node status updates.
+    /// kubelet's lease renewals, node status updates and CSINode updates (a failing CSINode
+    /// follow-up makes kubelet exit, see DESIGN.md).
     fn node_write(&self) -> bool {
         let r = (self.info.resource.as_str(), self.info.subresource.as_str());
-        matches!(r, ("leases", "") | ("nodes", "") | ("nodes", "status"))
+        matches!(
+            r,
+            ("leases", "") | ("nodes", "") | ("nodes", "status") | ("csinodes", "")
+        )
     }
 
     fn accept(&self) -> Option<&str> {
@@ -87,41 +96,103 @@ impl Offline {
             .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
     }
 
-    /// PUT echoes the object sent; PATCH answers with the cached object (as OpenYurt does).
+    /// PUT echoes the object sent; PATCH answers with the cached object, unpatched (as OpenYurt
+    /// does): the cache keeps what the cloud said, and a protobuf object cannot be patched
+    /// without schemas. See docs/internals.md, "Offline writes".
     async fn accept_write(&self) -> Response<Body> {
         if self.info.verb == Verb::Update {
             return self.echo(200);
         }
         let view = super::view_of(&self.info, &self.component, true);
-        let store = self.cache.store.clone();
-        match smol::unblock(move || read::object(&store, &view)).await {
-            Ok(Some(o)) => self.object(o),
-            Ok(None) => never_cached(&self.pool),
+        match self.lookup(view).await {
+            Ok(Lookup::Found(o, _)) => self.object(o),
+            Ok(_) => never_cached(&self.pool),
             Err(e) => store_failed(&e),
         }
+    }
+
+    async fn lookup(&self, view: ViewKey) -> Result<Lookup, StoreError> {
+        let store = self.cache.store.clone();
+        smol::unblock(move || read::object(&store, &view)).await
+    }
+
+    /// A ServiceAccount token: the last one issued while valid, else a fake (see `token.rs`).
+    async fn token(&self) -> Response<Body> {
+        let store = self.cache.store.clone();
+        let (component, info, body) =
+            (self.component.clone(), self.info.clone(), self.body.clone());
+        let ct = self.header(header::CONTENT_TYPE);
+        let accept = self.header(header::ACCEPT);
+        let answer = smol::unblock(move || {
+            token::answer(
+                &store,
+                &component,
+                &info,
+                ct.as_deref(),
+                &body,
+                accept.as_deref(),
+            )
+        })
+        .await;
+        match answer {
+            Ok(a) => {
+                if a.source == token::Source::Fake {
+                    log::info!(
+                        "offline: no valid token cached for {} {}/{}; answering a fake one",
+                        self.component,
+                        self.info.namespace,
+                        self.info.name
+                    );
+                }
+                bytes(201, content_type(a.encoding, false), a.body)
+            }
+            Err(token::Refused::BadRequest(m)) => status(400, Reason::BadRequest, &m),
+            Err(token::Refused::NotAcceptable) => not_acceptable(Encoding::Json),
+            Err(token::Refused::Store(e)) => store_failed(&e),
+        }
+    }
+
+    fn header(&self, name: header::HeaderName) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 
     async fn read(&self, t: &Target) -> Response<Body> {
         let store = self.cache.store.clone();
         let view = t.view.clone();
+        let log = &self.cache.offline_log;
         match t.kind {
-            Kind::Get => match smol::unblock(move || read::object(&store, &view)).await {
-                Ok(Some(o)) => self.object(o),
-                Ok(None) => never_cached(&self.pool),
+            Kind::Get => match self.lookup(view).await {
+                Ok(Lookup::Found(o, meta)) => {
+                    log.served(&t.view, &meta, 1, None);
+                    self.object(o)
+                }
+                Ok(Lookup::Absent(from, meta)) if self.info.resource != "csinodes" => {
+                    log.served(&t.view, &meta, 0, Some(&from));
+                    not_found(&self.info)
+                }
+                Ok(_) => never_cached(&self.pool),
                 Err(e) => store_failed(&e),
             },
             Kind::List | Kind::Table | Kind::Watch { list: true } => {
                 match smol::unblock(move || read::view(&store, &view)).await {
-                    Ok(Some(v)) if t.kind == Kind::List => self.list(v),
-                    Ok(Some(v)) if t.kind == Kind::Table => {
-                        let body = super::table::encode(
-                            &v.meta.api_version,
-                            v.meta.resource_version,
-                            &v.items,
-                        );
-                        bytes(200, "application/json", body)
+                    Ok(Some(v)) => {
+                        log.served(&t.view, &v.meta, v.items.len(), v.from.as_ref());
+                        match t.kind {
+                            Kind::List => self.list(v),
+                            Kind::Table => {
+                                let body = super::table::encode(
+                                    &v.meta.api_version,
+                                    v.meta.resource_version,
+                                    &v.items,
+                                );
+                                bytes(200, "application/json", body)
+                            }
+                            _ => self.watch_list(v),
+                        }
                     }
-                    Ok(Some(v)) => self.watch_list(v),
                     Ok(None) => never_cached(&self.pool),
                     Err(e) => store_failed(&e),
                 }
@@ -169,8 +240,11 @@ impl Offline {
     async fn empty_watch(&self, t: &Target) -> Response<Body> {
         let store = self.cache.store.clone();
         let (c, g) = (t.view.component.clone(), t.view.gvr.clone());
-        let stored = smol::unblock(move || store.views_for(&c, &g)).await;
-        let enc = match stored.ok().and_then(|v| v.first().map(|(_, m)| m.encoding)) {
+        let stored = smol::unblock(move || store.views_for(&c, &g)).await.ok();
+        if let Some((v, m)) = stored.iter().flatten().find(|(v, _)| *v == t.view) {
+            self.cache.offline_log.served(v, m, m.count as usize, None);
+        }
+        let enc = match stored.and_then(|v| v.first().map(|(_, m)| m.encoding)) {
             Some(e) => e,
             None if accepts(self.accept(), Encoding::Protobuf) => Encoding::Protobuf,
             None => Encoding::Json,
@@ -226,6 +300,20 @@ fn never_cached(pool: &Pool) -> Response<Body> {
         states.join("; ")
     );
     status(503, Reason::ServiceUnavailable, &msg)
+}
+
+/// What kube-apiserver answers for an object that does not exist.
+fn not_found(info: &RequestInfo) -> Response<Body> {
+    let msg = format!("{} \"{}\" not found", info.resource, info.name);
+    let body = crate::k8s::status::failure_for(
+        404,
+        Reason::NotFound,
+        &msg,
+        &info.name,
+        &info.group,
+        &info.resource,
+    );
+    bytes(404, "application/json", body)
 }
 
 fn not_acceptable(enc: Encoding) -> Response<Body> {

@@ -10,11 +10,13 @@ pub mod filter;
 pub mod inspect;
 pub mod local;
 pub mod metrics;
+pub mod offline_log;
 pub mod pages;
 pub mod read;
 pub mod render;
 pub mod table;
 pub mod tee;
+pub mod token;
 pub mod watch;
 pub mod writer;
 
@@ -54,6 +56,8 @@ pub struct Cache {
     pub agents: Agents,
     pub metrics: Arc<metrics::CacheMetrics>,
     pub pages: pages::Pages,
+    /// One line per view first served offline in an outage.
+    pub offline_log: offline_log::OfflineLog,
 }
 
 impl Cache {
@@ -76,6 +80,7 @@ impl Cache {
             agents: cfg.agents.clone(),
             metrics: Arc::default(),
             pages: pages::Pages::default(),
+            offline_log: offline_log::OfflineLog::default(),
         })
     }
 

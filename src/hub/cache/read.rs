@@ -10,6 +10,8 @@ use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta};
 pub struct ViewData {
     pub meta: ViewMeta,
     pub items: Vec<Vec<u8>>,
+    /// The broader view the items were filtered from, if not the view's own.
+    pub from: Option<ViewKey>,
 }
 
 /// One object with what is needed to answer a GET with it.
@@ -32,7 +34,11 @@ pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreErro
     if let Some((meta, mut items)) = store.list(want)? {
         sort(&mut items);
         let items = items.iter().map(|i| i.bytes().to_vec()).collect();
-        return Ok(Some(ViewData { meta, items }));
+        return Ok(Some(ViewData {
+            meta,
+            items,
+            from: None,
+        }));
     }
     if want.component.ends_with(super::table::TABLE_SUFFIX) {
         return Ok(None); // rows carry their object under `object`, and columns are per table
@@ -51,8 +57,11 @@ pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreErro
             .filter(|i| meta_matches(enc, i.bytes(), |m| filter.matches(m)))
             .map(|i| i.bytes().to_vec())
             .collect();
-        log::info!("cache: serving {want:?} offline from the broader view {broad:?}");
-        return Ok(Some(ViewData { meta, items }));
+        return Ok(Some(ViewData {
+            meta,
+            items,
+            from: Some(broad),
+        }));
     }
     Ok(None)
 }
@@ -70,29 +79,62 @@ fn meta_matches(
     meta(enc, bytes).is_ok_and(|m| f(&m))
 }
 
+/// What the cache knows about one object.
+pub enum Lookup {
+    /// The object, from the GET's own view or any view of the component holding it.
+    Found(ObjectData, ViewMeta),
+    /// A complete view of the component that would hold the object (no selector, or only
+    /// `metadata.name`/`metadata.namespace` terms it meets) does not: the apiserver said it did
+    /// not exist.
+    Absent(ViewKey, ViewMeta),
+    /// Never seen.
+    Unknown,
+}
+
 /// One object of the component: its GET's own view first, else any view holding it.
-pub fn object(store: &Store, want: &ViewKey) -> Result<Option<ObjectData>, StoreError> {
+pub fn object(store: &Store, want: &ViewKey) -> Result<Lookup, StoreError> {
     if let Some((meta, items)) = store.list(want)? {
         if let Some(i) = items.into_iter().find(|i| i.name == want.name) {
-            return Ok(Some(ObjectData {
+            let data = ObjectData {
                 encoding: meta.encoding,
                 api_version: meta.api_version.clone(),
                 kind: object_kind(&meta).to_string(),
                 bytes: i.bytes().to_vec(),
-            }));
+            };
+            return Ok(Lookup::Found(data, meta));
         }
     }
-    let Some(item) = store.get(&want.component, &want.gvr, &want.namespace, &want.name)? else {
-        return Ok(None);
-    };
     let views = store.views_for(&want.component, &want.gvr)?;
-    let Some((_, meta)) = views.first() else {
-        return Ok(None);
+    let Some(item) = store.get(&want.component, &want.gvr, &want.namespace, &want.name)? else {
+        return Ok(absent(views, want));
     };
-    Ok(Some(ObjectData {
+    let Some((_, meta)) = views
+        .iter()
+        .find(|(v, _)| v.may_hold(&want.namespace, &want.name))
+        .or(views.first())
+    else {
+        return Ok(Lookup::Unknown);
+    };
+    let data = ObjectData {
         encoding: sniff(item.bytes()),
         api_version: meta.api_version.clone(),
         kind: object_kind(meta).to_string(),
         bytes: item.bytes().to_vec(),
-    }))
+    };
+    Ok(Lookup::Found(data, meta.clone()))
+}
+
+/// [`Lookup::Absent`] when one of `views` is complete for the wanted object.
+fn absent(views: Vec<(ViewKey, ViewMeta)>, want: &ViewKey) -> Lookup {
+    let by_name = ViewKey {
+        name: String::new(),
+        label_selector: String::new(),
+        field_selector: format!("metadata.name={}", want.name),
+        ..want.clone()
+    }
+    .normalized();
+    views
+        .into_iter()
+        .find(|(v, _)| plan(v, &by_name).is_some())
+        .map_or(Lookup::Unknown, |(v, m)| Lookup::Absent(v, m))
 }

@@ -11,7 +11,7 @@ mod list;
 mod meta;
 mod watch;
 pub mod wire;
-mod write;
+pub(crate) mod write;
 
 pub use envelope::{decode_envelope, encode_envelope, has_magic, Envelope, MAGIC};
 pub use list::{decode_list, encode_list, List};
