@@ -399,6 +399,25 @@ fn gc_helpers_remove_objects_and_views() {
     assert_eq!(store.used_bytes(), 0);
 }
 
+#[test]
+fn drop_view_at_spares_a_view_committed_since() {
+    let dir = TempDir::new("gc-at");
+    let store = open(&dir.0);
+    let v = view("kubelet", "", "spec.nodeName=n1");
+    store
+        .commit_list(&v, &meta(4), &[item("a", 1, b"aa")])
+        .expect("commit");
+    store
+        .commit_list(&v, &meta(6), &[item("a", 5, b"aaa")])
+        .expect("commit");
+    assert_eq!(store.drop_view_at(&v, 4).ok(), Some(false), "newer now");
+    assert_eq!(contents(&store, &v), vec![row("a", 5, b"aaa")]);
+    assert_eq!(store.drop_view_at(&v, 6).ok(), Some(true));
+    assert!(store.list(&v).expect("list").is_none());
+    assert_eq!(store.drop_view_at(&v, 6).ok(), Some(false), "already gone");
+    assert_eq!(store.used_bytes(), 0);
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![dir.to_path_buf()];
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod filter;
+pub mod gc;
 pub mod inspect;
 pub mod local;
 pub mod metrics;
