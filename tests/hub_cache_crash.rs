@@ -510,7 +510,7 @@ fn kill_9_of_the_hub_during_watch_streams_and_relists_leaves_complete_views() {
         "YURT_HUB_CRASH_CYCLES",
         if cfg!(debug_assertions) { 20 } else { 100 },
     );
-    let seed = env_u64("YURT_HUB_CRASH_SEED", 0x5EED_0F_C0FFEE);
+    let seed = env_u64("YURT_HUB_CRASH_SEED", 0x5EED_0FC0_FFEE);
     let double = ApiDouble::sandbox(NODE);
     let (addr, stop_double) = serve(&double);
     let root = TempDir(std::env::temp_dir().join(format!("yurt-hub-crash-{}", std::process::id())));
@@ -546,7 +546,7 @@ fn kill_9_of_the_hub_during_watch_streams_and_relists_leaves_complete_views() {
     for (i, c) in clients().into_iter().enumerate() {
         let (stop, current) = (stop.clone(), current.clone());
         threads.push(std::thread::spawn(move || {
-            let mut rng = Rng(seed ^ (i as u64 + 1) * 0x9E37);
+            let mut rng = Rng(seed ^ ((i as u64 + 1) * 0x9E37));
             while !stop.load(Ordering::Relaxed) {
                 match *current.lock().expect("addr") {
                     Some(a) => run_client(c, a, &mut rng),

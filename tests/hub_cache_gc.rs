@@ -9,7 +9,7 @@ mod hubkit;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -156,9 +156,9 @@ struct Hub {
 }
 
 impl Hub {
-    fn start(upstream: SocketAddr, dir: &PathBuf) -> Hub {
+    fn start(upstream: SocketAddr, dir: &Path) -> Hub {
         let mut cfg = hub_config_for(&[upstream], node_cert(), LbMode::RoundRobin);
-        cfg.cache_dir = dir.clone();
+        cfg.cache_dir = dir.to_path_buf();
         let cache = CacheConfig {
             agents: Agents::All,
             gc_timeout: Duration::from_secs(1),
