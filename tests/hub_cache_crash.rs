@@ -21,7 +21,7 @@ mod hubkit;
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cachekit::{items, serve, JSON};
-use hubkit::{addr_after, parse_response, pki, Child};
+use hubkit::{parse_response, pki, spawn_yurt_logged, Child};
 use serde_json::{json, Value};
 use yurt::apidouble::ApiDouble;
 use yurt::hub::cache::gc::plan::path as view_path;
@@ -273,8 +273,8 @@ struct Hub {
 }
 
 fn spawn_hub(kubeconfig: &Path, server: &str, dir: &Path) -> Hub {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yurt"))
-        .args([
+    let hub = spawn_yurt_logged(
+        &[
             "hub",
             &format!("--node-name={NODE}"),
             &format!("--kubeconfig={}", kubeconfig.display()),
@@ -285,36 +285,13 @@ fn spawn_hub(kubeconfig: &Path, server: &str, dir: &Path) -> Hub {
             "--cache-agents=*",
             "--heartbeat-interval-seconds=1",
             "--heartbeat-timeout-seconds=1",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn yurt hub");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            sink.lock().expect("log").push(line);
-        }
-    });
-    let child = Child(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let lines = log.lock().expect("log").clone();
-        if lines.iter().any(|l| l.contains("proxy listening on")) {
-            let proxy = addr_after(&lines, "proxy listening on http://");
-            return Hub { child, proxy, log };
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the hub never started: {lines:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
+        ],
+        "proxy listening on",
+    );
+    Hub {
+        proxy: hub.addr_after("proxy listening on http://"),
+        child: hub.child,
+        log: hub.lines,
     }
 }
 
