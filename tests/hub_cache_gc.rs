@@ -143,6 +143,15 @@ fn front(double: &ApiDouble, script: Shared, port: u16) -> (SocketAddr, Trigger)
     (addr, stop)
 }
 
+/// A directory removed when dropped (also when the test fails).
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn create(d: &ApiDouble, collection: &str, obj: Value) -> Value {
     d.create(collection, obj).expect("create")
 }
@@ -269,8 +278,9 @@ fn gc_at_start_drops_what_is_gone_upstream_and_leaves_what_it_could_not_check() 
     let double = ApiDouble::sandbox(NODE);
     let script = Shared::default();
     let (addr, stop) = front(&double, script.clone(), 0);
-    let dir = std::env::temp_dir().join(format!("yurt-gc-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir(std::env::temp_dir().join(format!("yurt-gc-test-{}", std::process::id())));
+    let dir = &dir.0;
+    let _ = std::fs::remove_dir_all(dir);
 
     // Online: the upstream has these objects and kubelet reads them through the hub.
     for s in SECRETS {
@@ -308,7 +318,7 @@ fn gc_at_start_drops_what_is_gone_upstream_and_leaves_what_it_could_not_check() 
         WIDGETS.into(),
         br#"{"kind":"WidgetList","apiVersion":"example.com/v1","metadata":{"resourceVersion":"5"},"items":[{"metadata":{"name":"w","resourceVersion":"4"}}]}"#.to_vec(),
     );
-    let hub = Hub::start(addr, &dir);
+    let hub = Hub::start(addr, dir);
     let on_node = format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{NODE}");
     let reads: Vec<(String, &str, &str)> = SECRETS
         .iter()
@@ -434,7 +444,7 @@ fn gc_at_start_drops_what_is_gone_upstream_and_leaves_what_it_could_not_check() 
     // Restart with the cloud unreachable: nothing is collected, the cache answers.
     stop.fire();
     let port = addr.port();
-    let hub = Hub::start(addr, &dir);
+    let hub = Hub::start(addr, dir);
     hub.wait_metric(
         &format!("node_yurthub_server_healthy_status{{server=\"https://127.0.0.1:{port}\"}} 0"),
         Duration::from_secs(10),
@@ -576,5 +586,4 @@ fn gc_at_start_drops_what_is_gone_upstream_and_leaves_what_it_could_not_check() 
         200
     );
     drop(hub);
-    let _ = std::fs::remove_dir_all(&dir);
 }
