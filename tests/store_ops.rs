@@ -399,6 +399,25 @@ fn gc_helpers_remove_objects_and_views() {
     assert_eq!(store.used_bytes(), 0);
 }
 
+#[test]
+fn drop_view_at_spares_a_view_committed_since() {
+    let dir = TempDir::new("gc-at");
+    let store = open(&dir.0);
+    let v = view("kubelet", "", "spec.nodeName=n1");
+    store
+        .commit_list(&v, &meta(4), &[item("a", 1, b"aa")])
+        .expect("commit");
+    store
+        .commit_list(&v, &meta(6), &[item("a", 5, b"aaa")])
+        .expect("commit");
+    assert_eq!(store.drop_view_at(&v, 4).ok(), Some(false), "newer now");
+    assert_eq!(contents(&store, &v), vec![row("a", 5, b"aaa")]);
+    assert_eq!(store.drop_view_at(&v, 6).ok(), Some(true));
+    assert!(store.list(&v).expect("list").is_none());
+    assert_eq!(store.drop_view_at(&v, 6).ok(), Some(false), "already gone");
+    assert_eq!(store.used_bytes(), 0);
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![dir.to_path_buf()];
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {
@@ -514,13 +533,19 @@ fn the_store_can_be_shared_between_threads() {
     shareable::<Store>();
     let dir = TempDir::new("threads");
     let store = std::sync::Arc::new(open(&dir.0));
-    let v = view("kubelet", "", "");
-    store
-        .commit_list(&v, &meta(1), &[item("a", 1, b"a")])
-        .expect("commit");
+    // One view per writer: a view's events come in resourceVersion order (one watch's order),
+    // and an event at or below the view's resourceVersion is already in it.
+    let views: Vec<ViewKey> = (0..4)
+        .map(|t| view("kubelet", "", &format!("spec.nodeName=n{t}")))
+        .collect();
+    for v in &views {
+        store
+            .commit_list(v, &meta(1), &[item("a", 1, b"a")])
+            .expect("commit");
+    }
     let writers: Vec<_> = (0..4u64)
         .map(|t| {
-            let (store, v) = (std::sync::Arc::clone(&store), v.clone());
+            let (store, v) = (std::sync::Arc::clone(&store), views[t as usize].clone());
             std::thread::spawn(move || {
                 for i in 0..50u64 {
                     let rv = 2 + i * 4 + t;
@@ -541,6 +566,11 @@ fn the_store_can_be_shared_between_threads() {
     for w in writers {
         w.join().expect("writer thread");
     }
-    let (m, items) = store.list(&v).expect("list").expect("cached");
-    assert_eq!((items.len(), m.resource_version), (5, 2 + 49 * 4 + 3));
+    for (t, v) in views.iter().enumerate() {
+        let (m, items) = store.list(v).expect("list").expect("cached");
+        assert_eq!(
+            (items.len(), m.resource_version),
+            (2, 2 + 49 * 4 + t as u64)
+        );
+    }
 }

@@ -51,7 +51,16 @@ pub async fn run_with_cache(
 ) -> Result<(), crate::net::tls::TlsError> {
     let pool = Arc::new(upstream::Pool::new(&cfg)?);
     let metrics = Arc::new(metrics::Metrics::default());
+    let gc_timeout = cache_cfg.gc_timeout;
     let cache = open_cache(cache_cfg).await;
+    let gc = cache.clone().map(|c| {
+        smol::spawn(cache::gc::run(
+            c,
+            pool.clone(),
+            gc_timeout,
+            shutdown.clone(),
+        ))
+    });
     let proxy = Arc::new(proxy::Proxy {
         pool: pool.clone(),
         metrics: metrics.clone(),
@@ -88,6 +97,9 @@ pub async fn run_with_cache(
     );
     smol::future::zip(p, s).await;
     health.await;
+    if let Some(gc) = gc {
+        gc.await;
+    }
     log::info!("hub stopped");
     Ok(())
 }

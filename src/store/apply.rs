@@ -1,9 +1,11 @@
 //! The pure part of applying watch events: a view's state in, the planned changes out.
 //!
 //! No I/O here: the caller looks objects up and writes the plan in one batch. Rules (DESIGN.md,
-//! "The cache"): a put never replaces an object with a higher or equal resourceVersion; a delete
-//! removes the object unless it was re-created later; a bookmark only moves the view's
-//! resourceVersion; the view's resourceVersion never goes down.
+//! "The cache"): a view at resourceVersion R holds the upstream's state at R, so an event at or
+//! below R is already in it and changes nothing (a late event of an older watch never brings
+//! back a deleted object); a put never replaces an object with a higher or equal
+//! resourceVersion; a delete removes the object unless it was re-created later; a bookmark only
+//! moves the view's resourceVersion; the view's resourceVersion never goes down.
 
 use std::collections::BTreeMap;
 
@@ -90,6 +92,7 @@ pub(crate) fn plan<'a>(
         stats: ApplyStats::default(),
     };
     let mut seen: BTreeMap<(&'a str, &'a str), Current> = BTreeMap::new();
+    let reflected = meta.resource_version;
     for event in events {
         let (namespace, name, rv) = match *event {
             Event::Put(item) => (item.namespace, item.name, item.resource_version),
@@ -104,7 +107,7 @@ pub(crate) fn plan<'a>(
             }
         };
         p.meta.resource_version = p.meta.resource_version.max(rv);
-        if !view.may_hold(namespace, name) {
+        if rv <= reflected || !view.may_hold(namespace, name) {
             p.stats.ignored += 1;
             continue;
         }
@@ -238,6 +241,21 @@ mod tests {
             resource_version: 5,
         }]);
         assert_eq!(m.resource_version, 10);
+    }
+
+    #[test]
+    fn events_the_view_already_reflects_change_nothing() {
+        // The view is the state at 10: "b" added at 9 and deleted by 10 must not come back.
+        let (stats, m, changes) = run(&[put("b", 9), put("a", 10)]);
+        assert_eq!((stats.ignored, stats.stored, changes), (2, 0, 0));
+        assert_eq!((m.count, m.resource_version), (1, 10));
+        let del = Event::Delete {
+            namespace: "ns",
+            name: "a",
+            resource_version: 8,
+        };
+        let (stats, m, _) = run(&[del]);
+        assert_eq!((stats.deleted, m.count), (0, 1));
     }
 
     #[test]

@@ -185,7 +185,15 @@ impl Store {
 
     /// Removes the view and its objects (GC). Returns whether it existed.
     pub fn drop_view(&self, view: &ViewKey) -> Result<bool, StoreError> {
-        self.retain(view, |_, _| false, true)
+        self.retain(view, None, |_, _| false, true)
+            .map(|dropped| dropped.is_some())
+    }
+
+    /// Removes the view and its objects if its resourceVersion is still `resource_version` (GC
+    /// after a 404: a snapshot committed since the view was read is newer and stays). Returns
+    /// whether it was removed.
+    pub fn drop_view_at(&self, view: &ViewKey, resource_version: u64) -> Result<bool, StoreError> {
+        self.retain(view, Some(resource_version), |_, _| false, true)
             .map(|dropped| dropped.is_some())
     }
 
@@ -196,20 +204,25 @@ impl Store {
         view: &ViewKey,
         keep: impl FnMut(&str, &str) -> bool,
     ) -> Result<usize, StoreError> {
-        Ok(self.retain(view, keep, false)?.unwrap_or(0))
+        Ok(self.retain(view, None, keep, false)?.unwrap_or(0))
     }
 
-    /// Removes objects `keep` refuses, and the view itself if `whole`; `None` if no such view.
+    /// Removes objects `keep` refuses, and the view itself if `whole`; `None` if no such view
+    /// (or, with `at`, if the view's resourceVersion is no longer `at`).
     fn retain(
         &self,
         view: &ViewKey,
+        at: Option<u64>,
         mut keep: impl FnMut(&str, &str) -> bool,
         whole: bool,
     ) -> Result<Option<usize>, StoreError> {
         let key = checked_key(view)?;
         let objs = objects_prefix(&key);
         let mut w = self.lock();
-        let Some(mut meta) = self.meta_of(&key)? else {
+        let Some(mut meta) = self
+            .meta_of(&key)?
+            .filter(|m| at.is_none_or(|rv| rv == m.resource_version))
+        else {
             return Ok(None);
         };
         let old_bytes = meta.bytes;

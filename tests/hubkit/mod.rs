@@ -490,3 +490,59 @@ pub fn kubectl_present() -> bool {
     }
     ok
 }
+
+/// A spawned `yurt` whose every stderr line is kept (for tests that read the log or kill -9 it).
+pub struct Logged {
+    pub child: Child,
+    pub lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Logged {
+    /// The stderr lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("log").clone()
+    }
+
+    /// The address after `marker` in the log (see [`addr_after`]).
+    pub fn addr_after(&self, marker: &str) -> SocketAddr {
+        addr_after(&self.lines(), marker)
+    }
+}
+
+/// Starts `yurt <args>` (with `RUST_LOG=info`) and waits up to 20 s for a stderr line holding
+/// `ready_marker`.
+pub fn spawn_yurt_logged(args: &[&str], ready_marker: &str) -> Logged {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yurt"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn yurt");
+    let stderr = child.stderr.take().expect("stderr");
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            sink.lock().expect("log").push(line);
+        }
+    });
+    let logged = Logged {
+        child: Child(child),
+        lines,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !logged.lines().iter().any(|l| l.contains(ready_marker)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "yurt {args:?} never logged {ready_marker:?}: {:#?}",
+            logged.lines()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    logged
+}

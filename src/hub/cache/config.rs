@@ -1,8 +1,10 @@
 //! Cache settings of the hub: which components are cached, where, and the store's sizes.
 //!
-//! Defaults (one place): agents [`DEFAULT_AGENTS`], store sizes from [`StoreConfig::default`].
+//! Defaults (one place): agents [`DEFAULT_AGENTS`], store sizes from [`StoreConfig::default`],
+//! GC request timeout [`super::gc::DEFAULT_TIMEOUT`].
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::store::StoreConfig;
 
@@ -58,6 +60,8 @@ pub struct CacheConfig {
     pub agents: Agents,
     /// Store sizes (`--cache-config FILE` and `--cache-max-bytes` override the defaults).
     pub store: StoreConfig,
+    /// How long one request of the GC at start may take (default 30 s).
+    pub gc_timeout: Duration,
 }
 
 impl CacheConfig {
@@ -67,6 +71,7 @@ impl CacheConfig {
             dir: dir.to_path_buf(),
             agents: Agents::default(),
             store: StoreConfig::default(),
+            gc_timeout: super::gc::DEFAULT_TIMEOUT,
         }
     }
 
@@ -94,6 +99,7 @@ impl CacheConfig {
             dir: dir.to_path_buf(),
             agents: Agents::parse(agents),
             store,
+            gc_timeout: super::gc::DEFAULT_TIMEOUT,
         })
     }
 }

@@ -9,6 +9,17 @@ struct Tables {
     offline: BTreeMap<(String, String, u16), u64>,
     write_failures: BTreeMap<&'static str, u64>,
     abandoned: BTreeMap<String, u64>,
+    gc: GcTables,
+}
+
+/// What the GC at start did.
+#[derive(Default)]
+struct GcTables {
+    /// Views and objects dropped, by (component, resource).
+    dropped: BTreeMap<(String, String), (u64, u64)>,
+    /// Views left as they were for want of a definite answer, by reason.
+    left: BTreeMap<String, u64>,
+    passes: u64,
 }
 
 /// Counters of the cache, rendered after the hub's own metrics.
@@ -41,6 +52,27 @@ impl CacheMetrics {
         *self.tables().abandoned.entry(component.into()).or_default() += 1;
     }
 
+    /// GC dropped `views` whole views and `objects` objects of `component`'s `resource`.
+    pub fn gc_dropped(&self, component: &str, resource: &str, views: u64, objects: u64) {
+        let mut t = self.tables();
+        let e =
+            t.gc.dropped
+                .entry((component.into(), resource.into()))
+                .or_default();
+        e.0 += views;
+        e.1 += objects;
+    }
+
+    /// GC left a view as it was: the upstream gave no definite answer (`reason`).
+    pub fn gc_left(&self, reason: &str) {
+        *self.tables().gc.left.entry(reason.into()).or_default() += 1;
+    }
+
+    /// A GC pass finished.
+    pub fn gc_pass(&self) {
+        self.tables().gc.passes += 1;
+    }
+
     /// Prometheus exposition text.
     pub fn render(&self) -> String {
         let t = self.tables();
@@ -69,7 +101,39 @@ impl CacheMetrics {
                 esc(c)
             );
         }
+        render_gc(&t.gc, &mut o);
         o
+    }
+}
+
+fn render_gc(gc: &GcTables, o: &mut String) {
+    let _ = writeln!(o, "# HELP node_yurthub_cache_gc_passes_total GC passes finished (one per start, once online)\n# TYPE node_yurthub_cache_gc_passes_total counter\nnode_yurthub_cache_gc_passes_total {}", gc.passes);
+    for (name, help, pick) in [
+        ("dropped_views", "cached views GC dropped: gone upstream", 0),
+        (
+            "dropped_objects",
+            "cached objects GC dropped: gone upstream",
+            1,
+        ),
+    ] {
+        let _ = writeln!(o, "# HELP node_yurthub_cache_gc_{name}_total {help}\n# TYPE node_yurthub_cache_gc_{name}_total counter");
+        for ((c, r), n) in &gc.dropped {
+            let n = if pick == 0 { n.0 } else { n.1 };
+            let _ = writeln!(
+                o,
+                "node_yurthub_cache_gc_{name}_total{{component=\"{}\",resource=\"{}\"}} {n}",
+                esc(c),
+                esc(r)
+            );
+        }
+    }
+    let _ = writeln!(o, "# HELP node_yurthub_cache_gc_left_views_total views GC left as they were: no definite answer upstream\n# TYPE node_yurthub_cache_gc_left_views_total counter");
+    for (r, n) in &gc.left {
+        let _ = writeln!(
+            o,
+            "node_yurthub_cache_gc_left_views_total{{reason=\"{}\"}} {n}",
+            esc(r)
+        );
     }
 }
 

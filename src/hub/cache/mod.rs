@@ -7,10 +7,12 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod filter;
+pub mod gc;
 pub mod inspect;
 pub mod local;
 pub mod metrics;
 pub mod offline_log;
+pub mod order;
 pub mod pages;
 pub mod read;
 pub mod render;
@@ -23,6 +25,7 @@ pub mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::k8s::meta::rv_u64;
 use crate::k8s::request_info::{RequestInfo, Verb};
 use crate::store::{Gvr, Store, StoreError, ViewKey};
 
@@ -48,6 +51,9 @@ pub struct Target {
     pub kind: Kind,
     /// `continue` of a LIST page request, empty for the first page.
     pub continue_token: String,
+    /// `resourceVersion` a plain WATCH starts from: its events wait for the view to reach it
+    /// (see `order.rs`). `None` for other requests and WatchLists.
+    pub watch_from: Option<u64>,
 }
 
 /// The open store plus what to cache.
@@ -132,6 +138,10 @@ fn plain_target(info: &RequestInfo, component: &str, agents: &Agents) -> Option<
         view: view_of(info, component, kind == Kind::Get),
         kind,
         continue_token: info.continue_token.clone().unwrap_or_default(),
+        watch_from: match kind {
+            Kind::Watch { list: false } => info.resource_version.as_deref().and_then(rv_u64),
+            _ => None,
+        },
     })
 }
 
@@ -171,8 +181,13 @@ mod tests {
         assert!(target(&i, "kubectl", None, &a).is_none());
         let w = parse("GET", "/api/v1/pods?watch=true&sendInitialEvents=true").expect("ok");
         assert_eq!(
-            target(&w, "kubelet", None, &a).map(|t| t.kind),
-            Some(Kind::Watch { list: true })
+            target(&w, "kubelet", None, &a).map(|t| (t.kind, t.watch_from)),
+            Some((Kind::Watch { list: true }, None))
+        );
+        let from = parse("GET", "/api/v1/pods?watch=true&resourceVersion=42").expect("ok");
+        assert_eq!(
+            target(&from, "kubelet", None, &a).map(|t| t.watch_from),
+            Some(Some(42))
         );
         let g = parse("GET", "/api/v1/nodes/n1").expect("ok");
         assert_eq!(

@@ -8,6 +8,7 @@
 use super::decode::{next_event, Decoded, OwnedEvent, OwnedItem};
 use crate::k8s::decode_error::DecodeError;
 use crate::k8s::meta::Encoding;
+use crate::k8s::watch::MAX_FRAME_LEN;
 
 /// What the writer does next with the store.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub enum Step {
 pub struct Watcher {
     enc: Encoding,
     buf: Vec<u8>,
+    /// Leading bytes of `buf` known to hold no newline (JSON): a big event arriving in many
+    /// frames is scanned once, not once per frame.
+    no_newline: usize,
     /// `Some` while a WatchList's initial events are being gathered.
     initial: Option<Vec<OwnedItem>>,
     /// Set once the stream must not be cached any further.
@@ -34,6 +38,7 @@ impl Watcher {
         Watcher {
             enc,
             buf: Vec::new(),
+            no_newline: 0,
             initial: watch_list.then(Vec::new),
             stopped: false,
         }
@@ -48,6 +53,17 @@ impl Watcher {
 
     /// Decodes every complete event buffered and plans the store writes.
     pub fn steps(&mut self) -> Vec<Step> {
+        if self.enc == Encoding::Json && !self.buf[self.no_newline..].contains(&b'\n') {
+            self.no_newline = self.buf.len();
+            if self.buf.len() > MAX_FRAME_LEN {
+                let len = self.buf.len() as u64;
+                self.stop(&DecodeError::TooLarge {
+                    len,
+                    max: MAX_FRAME_LEN as u64,
+                });
+            }
+            return Vec::new();
+        }
         let mut steps = Vec::new();
         let mut batch = Vec::new();
         let mut used = 0;
@@ -62,6 +78,8 @@ impl Watcher {
             }
         }
         self.buf.drain(..used.min(self.buf.len()));
+        // Decoding stopped at a line without its newline (or the stream stopped).
+        self.no_newline = self.buf.len();
         if !batch.is_empty() {
             steps.push(Step::Apply(batch));
         }
@@ -139,6 +157,25 @@ mod tests {
         );
         w.push(tail);
         assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
+    }
+
+    #[test]
+    fn a_big_event_in_many_pieces_is_decoded_once_whole() {
+        let mut w = Watcher::new(Encoding::Json, false);
+        let line = encode_watch_line(EventType::Added, &pod(&"n".repeat(100_000), 3));
+        for piece in line.chunks(1000) {
+            assert!(w.steps().is_empty());
+            w.push(piece);
+        }
+        assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
+        let mut two = encode_watch_line(EventType::Added, &pod("a", 4));
+        two.extend(encode_watch_line(EventType::Added, &pod("b", 5)));
+        let (head, tail) = two.split_at(two.len() - 3);
+        w.push(head);
+        assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
+        w.push(tail);
+        assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
+        assert!(!w.stopped);
     }
 
     #[test]

@@ -125,7 +125,9 @@ async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx:
         let steps = w.steps();
         if !steps.is_empty() {
             let (c, t) = (cache.clone(), target.clone());
-            smol::unblock(move || run_steps(&c, &t, enc, steps)).await;
+            if !smol::unblock(move || run_steps(&c, &t, enc, steps)).await {
+                return;
+            }
         }
         if w.stopped {
             return;
@@ -133,11 +135,19 @@ async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx:
     }
 }
 
-fn run_steps(cache: &Cache, target: &Target, enc: Encoding, steps: Vec<Step>) {
+/// Writes the steps; `false` when the stream must not be cached any further.
+fn run_steps(cache: &Cache, target: &Target, enc: Encoding, steps: Vec<Step>) -> bool {
     for step in steps {
         match step {
             Step::Commit(d) => commit(cache, target, enc, d),
             Step::Apply(events) => {
+                if !super::order::caught_up(&cache.store, &target.view, target.watch_from) {
+                    log::info!(
+                        "cache: the {:?} list this watch follows never reached the cache; not caching the watch",
+                        target.view.gvr
+                    );
+                    return false;
+                }
                 let evs: Vec<_> = events.iter().filter_map(|e| e.as_event()).collect();
                 if let Err(e) = cache.store.apply(&target.view, &evs) {
                     failed(cache, &e);
@@ -145,4 +155,5 @@ fn run_steps(cache: &Cache, target: &Target, enc: Encoding, steps: Vec<Step>) {
             }
         }
     }
+    true
 }
