@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::body::{ProxyBody, Return};
-use super::cache::{local::Offline, tee::TeeBody, token, Cache, Target};
+use super::cache::{local::Offline, nonresource, tee::TeeBody, token, Cache, Target};
 use super::metrics::{Metrics, ReqLabels};
 use super::upgrade;
 use super::upstream::{Ident, Pool, Upstream};
@@ -37,6 +37,8 @@ struct Ctx {
     target: Option<Target>,
     /// A ServiceAccount TokenRequest of a cached component: its answer is kept for offline use.
     token: bool,
+    /// `/version` or discovery GET of a cached component: its answer is kept per Accept.
+    nonresource: Option<String>,
 }
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
@@ -103,12 +105,19 @@ impl Proxy {
             .cache
             .as_ref()
             .is_some_and(|c| c.agents.includes(&raw_component) && token::is_token_request(&info));
+        let nonresource = self
+            .cache
+            .as_ref()
+            .filter(|c| c.agents.includes(&raw_component) && req.method() == Method::GET)
+            .filter(|_| nonresource::is_cached_path(&info))
+            .map(|_| accept.unwrap_or_default().to_string());
         let ctx = Ctx {
             info,
             component: raw_component,
             labels,
             target,
             token,
+            nonresource,
         };
         let resp = self.forward(req, &ctx).await;
         self.metrics.request(&ctx.labels, resp.status().as_u16());
@@ -156,7 +165,7 @@ impl Proxy {
             matches!(parts.method, Method::GET | Method::HEAD) && client_upgrade.is_none();
         let mut body = Some(body.map_err(|e| e.into()).boxed_unsync());
         loop {
-            let kept = ctx.target.is_some() || ctx.token;
+            let kept = ctx.target.is_some() || ctx.token || ctx.nonresource.is_some();
             let out = self.upstream_request(&parts, &up, ident, body.take(), kept);
             let start = Instant::now();
             match self.pool.send(&up, ident, out).await {
@@ -297,7 +306,12 @@ impl Proxy {
         let tx = match &ctx.target {
             Some(target) => super::cache::tee::start(cache, target, status, headers)?,
             None if ctx.token => token::start(cache, &ctx.info, &ctx.component, status, headers)?,
-            None => return None,
+            None => match &ctx.nonresource {
+                Some(accept) => {
+                    nonresource::start(cache, &ctx.info, &ctx.component, accept, status, headers)?
+                }
+                None => return None,
+            },
         };
         Some((cache.clone(), tx))
     }

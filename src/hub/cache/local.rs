@@ -11,7 +11,7 @@ use hyper::body::Frame;
 
 use super::read::{self, Lookup, ObjectData, ViewData};
 use super::render::{self, accepts, content_type};
-use super::{token, Cache, Kind, Target};
+use super::{nonresource, token, Cache, Kind, Target};
 use crate::hub::upstream::Pool;
 use crate::k8s::request_info::{RequestInfo, Verb};
 use crate::k8s::status::Reason;
@@ -54,6 +54,12 @@ impl Offline {
             }
             (None, Verb::Update | Verb::Patch) if self.cached_component() && self.node_write() => {
                 self.accept_write().await
+            }
+            (None, Verb::Get | Verb::List)
+                if self.cache.agents.includes(&self.component)
+                    && nonresource::is_cached_path(&self.info) =>
+            {
+                self.nonresource().await?
             }
             _ => return None,
         };
@@ -108,6 +114,26 @@ impl Offline {
             Ok(Lookup::Found(o, _)) => self.object(o),
             Ok(_) => never_cached(&self.pool),
             Err(e) => store_failed(&e),
+        }
+    }
+
+    /// `/version` or discovery as last answered online to the same Accept; `None`: never seen.
+    async fn nonresource(&self) -> Option<Response<Body>> {
+        let store = self.cache.store.clone();
+        let (component, info) = (self.component.clone(), self.info.clone());
+        let accept = self.header(header::ACCEPT).unwrap_or_default();
+        let found =
+            smol::unblock(move || nonresource::answer(&store, &component, &info, &accept)).await;
+        match found {
+            Ok(Some((ct, body))) => Some(
+                Response::builder()
+                    .status(200)
+                    .header(header::CONTENT_TYPE, ct)
+                    .body(full(Bytes::from(body)))
+                    .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response")),
+            ),
+            Ok(None) => None,
+            Err(e) => Some(store_failed(&e)),
         }
     }
 

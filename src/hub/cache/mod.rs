@@ -11,6 +11,7 @@ pub mod gc;
 pub mod inspect;
 pub mod local;
 pub mod metrics;
+pub mod nonresource;
 pub mod offline_log;
 pub mod order;
 pub mod pages;

@@ -35,6 +35,11 @@ fn gvr() -> Gvr {
     Gvr::new("authentication.k8s.io", "v1", "tokenrequests")
 }
 
+/// Whether a stored view holds kept tokens.
+pub fn is_view(view: &ViewKey) -> bool {
+    view.gvr == gvr()
+}
+
 fn view(component: &str, namespace: &str, key: &str) -> ViewKey {
     ViewKey {
         component: component.to_string(),

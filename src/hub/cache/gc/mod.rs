@@ -130,7 +130,12 @@ impl Gc {
     }
 
     async fn view(&self, view: &ViewKey, meta: &ViewMeta) -> Outcome {
-        if view.component.ends_with(super::table::TABLE_SUFFIX) {
+        // Tables, kept tokens and /version/discovery answers are not objects the upstream can be
+        // asked about by name: they are replaced when the client asks again online.
+        if view.component.ends_with(super::table::TABLE_SUFFIX)
+            || super::token::is_view(view)
+            || super::nonresource::is_view(view)
+        {
             return Outcome::Skipped;
         }
         let r = if view.name.is_empty() {
