@@ -3,7 +3,9 @@
 //! No I/O here: the caller looks objects up and writes the plan in one batch. Rules (DESIGN.md,
 //! "The cache"): a put never replaces an object with a higher or equal resourceVersion; a delete
 //! removes the object unless it was re-created later; a bookmark only moves the view's
-//! resourceVersion; the view's resourceVersion never goes down.
+//! resourceVersion; the view's resourceVersion never goes down; an event at or below the view's
+//! resourceVersion as stored is already in the view and changes nothing (a late event of an older
+//! watch must not bring back an object a newer LIST removed).
 
 use std::collections::BTreeMap;
 
@@ -90,6 +92,9 @@ pub(crate) fn plan<'a>(
         stats: ApplyStats::default(),
     };
     let mut seen: BTreeMap<(&'a str, &'a str), Current> = BTreeMap::new();
+    // The view is complete up to its resourceVersion (a LIST, a WatchList snapshot, or events in
+    // order after one): anything at or below it is already there.
+    let complete_to = meta.resource_version;
     for event in events {
         let (namespace, name, rv) = match *event {
             Event::Put(item) => (item.namespace, item.name, item.resource_version),
@@ -104,7 +109,7 @@ pub(crate) fn plan<'a>(
             }
         };
         p.meta.resource_version = p.meta.resource_version.max(rv);
-        if !view.may_hold(namespace, name) {
+        if rv <= complete_to || !view.may_hold(namespace, name) {
             p.stats.ignored += 1;
             continue;
         }
@@ -226,6 +231,22 @@ mod tests {
             (stats.deleted, stats.stored, m.count, changes),
             (1, 1, 1, 1)
         );
+    }
+
+    #[test]
+    fn events_at_or_below_the_view_rv_never_bring_objects_back() {
+        // The view was listed at 10 without "gone"; a slow writer of an older watch then delivers
+        // its put at 9: the object was deleted before 10, so it must stay out.
+        let (stats, m, changes) = run(&[put("gone", 9), put("gone", 10)]);
+        assert_eq!((stats.stored, stats.ignored, changes), (0, 2, 0));
+        assert_eq!((m.count, m.resource_version), (1, 10));
+        // The same for a delete of a listed object: at or below 10 it is old news.
+        let (stats, m, _) = run(&[Event::Delete {
+            namespace: "ns",
+            name: "a",
+            resource_version: 10,
+        }]);
+        assert_eq!((stats.deleted, m.count), (0, 1));
     }
 
     #[test]
