@@ -14,12 +14,13 @@ The guest's hub is reached through a forwarded port (plain HTTP, as kubelet reac
   informer --hub PORT --ua UA --path P --stop FILE [--watchlist]
                                    LIST + WATCH (or WatchList) through the hub like a client-go
                                    informer, starting over every 1-3 s, until FILE exists
-  verify-view --hub PORT --api URL --pki DIR --ua UA --path P
-                                   the hub's (offline) LIST of a view equals the double's state at
-                                   that LIST's resourceVersion (resourceVersionMatch=Exact): a complete
-                                   old or new state, never a torn one
-  view-rv --hub-server PORT --component C --resource R
-                                   the resourceVersion of a cached view per GET /v1/cache (0 if none)
+  verify-views --hub PORT --api URL --pki DIR --view 'COMPONENT|UA|PATH' ...
+                                   for each view: the hub's (offline) LIST equals the double's state
+                                   at that LIST's resourceVersion (resourceVersionMatch=Exact): a
+                                   complete old or new state, never a torn one; one line per view
+  view-rvs --hub-server PORT --resource R [--above COMPONENT=RV ...] [--wait S]
+                                   "<component> <rv>" of the cached views per GET /v1/cache; with
+                                   --above, waits until those views are past those RVs
 
 Exit status 0 = the check held; 1 = it did not (the reason on stdout); 2 = usage or transport error.
 """
@@ -292,53 +293,73 @@ def cmd_informer(a):
     return 0
 
 
-def cmd_verify_view(a):
-    api = Api(a.api, a.pki)
+def verify_view(api, hub, ua, path):
+    """(True, summary) when the hub's LIST of the view is the double's exact state at its rv."""
     try:
-        st, body = hub_get(a.hub, with_query(a.path, limit=500, resourceVersion=0), a.ua, JSON)
+        st, body = hub_get(hub, with_query(path, limit=500, resourceVersion=0), ua, JSON)
     except (OSError, http.client.HTTPException) as e:
-        print(f"hub LIST failed: {e}")
-        return 1
+        return False, f"hub LIST failed: {e}"
     if st != 200:
-        print(f"hub LIST answered {st}: {body[:300]!r}")
-        return 1
+        return False, f"hub LIST answered {st}: {body[:300]!r}"
     # The view was filled by LISTs and watch events alike; compare without the items' type fields.
     got = json_list(body, untyped=True)
     rv = got[0]
     if not rv.isdigit() or int(rv) == 0:
-        print(f"the cached list has no resourceVersion ({rv!r})")
-        return 1
-    st, body = api.req("GET", with_query(a.path, resourceVersion=rv, resourceVersionMatch="Exact"))
+        return False, f"the cached list has no resourceVersion ({rv!r})"
+    st, body = api.req("GET", with_query(path, resourceVersion=rv, resourceVersionMatch="Exact"))
     if st != 200:
-        print(f"direct LIST at resourceVersion {rv} answered {st}: {body[:300]!r}")
-        return 2
+        return False, f"direct LIST at resourceVersion {rv} answered {st}: {body[:300]!r}"
     # The hub keeps a view's objects by key; compare as sets in key order.
     want = (rv, sorted(json_list(body, untyped=True)[1]))
     got = (rv, sorted(got[1]))
     d = diff(got, want)
     if d:
-        print(f"view at rv {rv} is not the double's state at rv {rv}: {d}")
-        return 1
-    # The comparison itself must be able to fail: a state missing one object, or holding an older
-    # copy of one, is caught.
+        return False, f"view at rv {rv} is not the double's state at rv {rv}: {d}"
+    # The comparison itself must be able to fail: a state missing one object is caught.
     if want[1]:
-        torn = (rv, want[1][1:])
-        assert diff(got, torn), "self-check: a missing object went unnoticed"
-    print(f"rv {rv}: {len(got[1])} objects, the double's exact state at that resourceVersion")
-    return 0
+        assert diff(got, (rv, want[1][1:])), "self-check: a missing object went unnoticed"
+    return True, f"rv {rv}: {len(got[1])} objects, the double's exact state at that resourceVersion"
 
 
-def cmd_view_rv(a):
-    st, body = hub_get(a.hub_server, "/v1/cache", "qemu-tests", JSON)
-    if st != 200:
-        print(0)
-        return 0
-    best = 0
-    for v in json.loads(body).get("views", []):
-        if v["component"] == a.component and v["resource"] == a.resource:
-            best = max(best, int(v["resource_version"]))
-    print(best)
-    return 0
+def cmd_verify_views(a):
+    """One line per --view component|user agent|path: "pass|fail <component> <summary>"."""
+    api = Api(a.api, a.pki)
+    bad = 0
+    for v in a.view:
+        name, ua, path = v.split("|")[:3]
+        ok, msg = verify_view(api, a.hub, ua, path)
+        print("pass" if ok else "fail", name, msg, flush=True)
+        bad += not ok
+    return 1 if bad else 0
+
+
+def view_rvs(port, resource):
+    """{component: resourceVersion} of the cached views of `resource` per GET /v1/cache."""
+    st, body = hub_get(port, "/v1/cache", "qemu-tests", JSON, timeout=10)
+    out = {}
+    if st == 200:
+        for v in json.loads(body).get("views", []):
+            if v["resource"] == resource:
+                out[v["component"]] = max(out.get(v["component"], 0), int(v["resource_version"]))
+    return out
+
+
+def cmd_view_rvs(a):
+    """Prints "<component> <rv>" per view of the resource (0 when absent). With --above C=RV...,
+    polls until every named component's view is above that RV (or --wait seconds pass; exit 1)."""
+    need = dict(x.split("=") for x in a.above)
+    deadline = time.monotonic() + a.wait
+    while True:
+        try:
+            rvs = view_rvs(a.hub_server, a.resource)
+        except (OSError, http.client.HTTPException, ValueError):
+            rvs = {}
+        if all(rvs.get(c, 0) > int(rv) for c, rv in need.items()) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    for c in sorted(set(rvs) | set(need)):
+        print(c, rvs.get(c, 0))
+    return 0 if all(rvs.get(c, 0) > int(rv) for c, rv in need.items()) else 1
 
 
 def main():
@@ -362,14 +383,16 @@ def main():
     for f in ("--ua", "--path", "--stop"):
         s.add_argument(f, required=True)
     s.add_argument("--watchlist", action="store_true")
-    s = sub.add_parser("verify-view")
+    s = sub.add_parser("verify-views")
     s.add_argument("--hub", type=int, required=True)
-    for f in ("--api", "--pki", "--ua", "--path"):
+    for f in ("--api", "--pki"):
         s.add_argument(f, required=True)
-    s = sub.add_parser("view-rv")
+    s.add_argument("--view", action="append", required=True)
+    s = sub.add_parser("view-rvs")
     s.add_argument("--hub-server", type=int, required=True)
-    s.add_argument("--component", required=True)
     s.add_argument("--resource", required=True)
+    s.add_argument("--above", action="append", default=[])
+    s.add_argument("--wait", type=float, default=0)
     a = p.parse_args()
     try:
         return globals()["cmd_" + a.cmd.replace("-", "_")](a)

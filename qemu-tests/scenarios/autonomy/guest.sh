@@ -33,11 +33,14 @@ yurt edge --server-addr "https://10.0.2.2:$YURT_API_PORT" --tunnel-server-addr "
   --bind-address 0.0.0.0 --bind-proxy-address 0.0.0.0 --heartbeat-interval-seconds 2 \
   --disk-cache-path "$cache" --cache-config /etc/yurt/cache.json > /tmp/edge.log 2>&1 &
 pid=$!
-i=0
-while [ "$(http_status 10267 /v1/healthz)" != 200 ] && [ "$i" -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
+# busybox nc may hang up before the answer (stdin ended first): keep asking until one 200.
+i=0 st=""
+while [ "$i" -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
+  st="$(http_status 10267 /v1/healthz)"
+  [ "$st" != 200 ] || break
   sleep 0.5; i=$((i + 1))
 done
-if [ "$(http_status 10267 /v1/healthz)" = 200 ]; then
+if [ "$st" = 200 ]; then
   check pass edge-starts "healthz 200 after ~$((i / 2)) s"
 else
   check fail edge-starts "no healthz: $(tail -n 3 /tmp/edge.log | tr '\n' ' ')"
