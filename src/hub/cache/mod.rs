@@ -46,6 +46,8 @@ pub struct Target {
     pub kind: Kind,
     /// `continue` of a LIST page request, empty for the first page.
     pub continue_token: String,
+    /// The resourceVersion a plain WATCH continues from (the LIST it follows), 0 if none.
+    pub since: u64,
 }
 
 /// The open store plus what to cache.
@@ -123,10 +125,19 @@ fn plain_target(info: &RequestInfo, component: &str, agents: &Agents) -> Option<
         },
         _ => return None,
     };
+    let since = match kind {
+        Kind::Watch { list: false } => info
+            .resource_version
+            .as_deref()
+            .and_then(|rv| rv.parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    };
     Some(Target {
         view: view_of(info, component, kind == Kind::Get),
         kind,
         continue_token: info.continue_token.clone().unwrap_or_default(),
+        since,
     })
 }
 
@@ -164,6 +175,11 @@ mod tests {
         assert_eq!(t.kind, Kind::List);
         assert_eq!(t.view.field_selector, "spec.nodeName=n1");
         assert!(target(&i, "kubectl", None, &a).is_none());
+        let from = parse("GET", "/api/v1/pods?watch=true&resourceVersion=42").expect("ok");
+        assert_eq!(
+            target(&from, "kubelet", None, &a).map(|t| t.since),
+            Some(42)
+        );
         let w = parse("GET", "/api/v1/pods?watch=true&sendInitialEvents=true").expect("ok");
         assert_eq!(
             target(&w, "kubelet", None, &a).map(|t| t.kind),

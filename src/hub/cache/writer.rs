@@ -2,6 +2,7 @@
 //! pool, never on the executor; a body that did not end cleanly writes nothing.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use smol::channel::Receiver;
 
@@ -108,9 +109,18 @@ fn failed(cache: &Cache, e: &StoreError) {
     cache.metrics.write_failure(reason);
 }
 
+/// How long a watch's first events wait for the LIST they continue from to be committed.
+const CATCH_UP: Duration = Duration::from_secs(3);
+
 /// WATCH: decode as frames come, one batch per group of frames available together.
+///
+/// A plain watch continues from the LIST it follows (`resourceVersion=R`): its events fit only a
+/// view that already holds that LIST. The LIST's own writer may still be committing when the first
+/// events arrive, so they wait for the view to reach R; applied to the older state they would
+/// leave it neither old nor new (and the LIST, now older than the view, would be refused).
 async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx: Receiver<Msg>) {
     let mut w = Watcher::new(enc, list);
+    let mut since = target.since;
     let target = Arc::new(target);
     while let Ok(msg) = rx.recv().await {
         let mut msgs = vec![msg];
@@ -123,6 +133,17 @@ async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx:
             }
         }
         let steps = w.steps();
+        if !steps.is_empty() && since > 0 {
+            if !caught_up(&cache, &target, since).await {
+                log::info!(
+                    "cache: the {:?} view never reached resourceVersion {since}, which this watch \
+                     continues from; not caching the watch",
+                    target.view.gvr
+                );
+                return;
+            }
+            since = 0;
+        }
         if !steps.is_empty() {
             let (c, t) = (cache.clone(), target.clone());
             smol::unblock(move || run_steps(&c, &t, enc, steps)).await;
@@ -130,6 +151,28 @@ async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx:
         if w.stopped {
             return;
         }
+    }
+}
+
+/// Whether the view holds everything up to `since` (its resourceVersion never goes down), waiting
+/// up to [`CATCH_UP`] for a commit in flight.
+async fn caught_up(cache: &Arc<Cache>, target: &Arc<Target>, since: u64) -> bool {
+    let deadline = std::time::Instant::now() + CATCH_UP;
+    loop {
+        let (c, t) = (cache.clone(), target.clone());
+        let rv = smol::unblock(move || {
+            c.store
+                .scan(&t.view)
+                .map(|v| v.map(|(m, _)| m.resource_version))
+        })
+        .await;
+        if matches!(rv, Ok(Some(rv)) if rv >= since) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        smol::Timer::after(Duration::from_millis(20)).await;
     }
 }
 
