@@ -16,8 +16,12 @@ http_status() {
   printf 'GET %s HTTP/1.0\r\n\r\n' "$2" | timeout 5 nc 127.0.0.1 "$1" 2>/dev/null | head -n1 | cut -d' ' -f2
 }
 
-metric() { # metric <stage> <pid>
-  rss_of "$2" | { read -r rss hwm; echo "YURT-METRIC edge_${1}_rss_kb=$rss edge_${1}_hwm_kb=$hwm"; }
+metric() { # metric <stage> <pid>: VmRSS / VmHWM of the yurt edge process itself (not a shell)
+  if grep -q '^Name:[[:space:]]*yurt$' "/proc/$2/status" 2>/dev/null; then
+    rss_of "$2" | { read -r rss hwm; echo "YURT-METRIC edge_${1}_rss_kb=$rss edge_${1}_hwm_kb=$hwm"; }
+  else
+    check fail "rss-$1" "pid $2 is not yurt: $(grep '^Name:' "/proc/$2/status" 2>&1)"
+  fi
 }
 
 token="$(cat /proc/sys/kernel/random/uuid)"
