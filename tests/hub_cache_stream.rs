@@ -263,13 +263,16 @@ fn a_watch_ahead_of_the_cached_list_leaves_the_view_as_listed() {
     let offline = r.get(path, "kubelet", JSON);
     assert_eq!(offline.status, 200);
     let got = items(&offline.body, JSON);
-    let keys = |l: &(String, Vec<(String, String, Vec<u8>)>)| {
-        let k: Vec<String> = l.1.iter().map(|(k, rv, _)| format!("{k}@{rv}")).collect();
-        (l.0.clone(), k)
+    let keys = |rv: &str, items: &[(String, String, Vec<u8>)]| {
+        let k: Vec<String> = items
+            .iter()
+            .map(|(k, irv, _)| format!("{k}@{irv}"))
+            .collect();
+        (rv.to_string(), k)
     };
     assert_eq!(
-        keys(&got),
-        keys(&at_rv1),
+        keys(&got.0, &got.1),
+        keys(&at_rv1.0, &at_rv1.1),
         "the view is still the LIST at rv1"
     );
     assert_eq!(got, at_rv1);
