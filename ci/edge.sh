@@ -3,8 +3,10 @@
 #   1. shellcheck of every script we ship
 #   2. cross builds: aarch64-unknown-linux-musl and armv7-unknown-linux-gnueabihf (static, edge profile)
 #   3. size budget: edge yurt for aarch64 <= 3 MiB; the edge build links neither tokio nor kube
-#   4. cargo test --test board_configs --test images_lint; systemd-analyze verify of the units
-#   5. qemu-tests/run-all: unit tests under qemu-user, arm64 + armhf boots, power-cut x20
+#   4. cargo test --test board_configs --test images_lint --test images_flags; systemd-analyze verify of the units
+#   5. qemu-tests/run-all: unit tests under qemu-user, arm64 + armhf boots, the autonomy scenario
+#      (yurt edge in the guest against the API double and tunnel server on the host, cloud cut) on
+#      both, power cuts of the hub's cache (arm64 x20, armhf x3)
 #
 #   ci/edge.sh            # from anywhere; paths are relative to the repository
 #
@@ -32,13 +34,13 @@ run() { # run <name> <command...>
 
 # Everything the steps install, in one apt transaction (the scripts would install the same lazily).
 ensure_apt clang llvm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross file binutils cpio kmod e2fsprogs \
-  shellcheck debian-archive-keyring openssl
+  shellcheck debian-archive-keyring openssl curl
 command -v python3 >/dev/null || ensure_apt python3
 
 shell_scripts() {
   printf '%s\n' cross/build cross/size-budget cross/lib.sh ci/edge.sh images/board-env images/verify-units \
-    qemu-tests/fetch qemu-tests/boot qemu-tests/power-cut qemu-tests/run-all qemu-tests/unit-user \
-    qemu-tests/lib.sh qemu-tests/host-lib.sh qemu-tests/scenarios/*/host.sh
+    qemu-tests/fetch qemu-tests/boot qemu-tests/power-cut qemu-tests/autonomy qemu-tests/run-all \
+    qemu-tests/unit-user qemu-tests/lib.sh qemu-tests/host-lib.sh qemu-tests/scenarios/*/host.sh
 }
 lint_shell() {
   local files
@@ -48,6 +50,8 @@ lint_shell() {
   mapfile -t files < <(find qemu-tests/scenarios -name '*.sh' ! -name host.sh | sort)
   shellcheck -s sh -x --exclude=SC1091 qemu-tests/guest/init qemu-tests/guest/lib.sh "${files[@]}" \
     images/buildroot/package/yurt/S99yurt
+  # The host-side Python helpers at least parse (no __pycache__ left behind).
+  python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' qemu-tests/kube.py qemu-tests/relay.py
 }
 run shellcheck lint_shell || true
 
@@ -79,7 +83,7 @@ verify_units() {
   for b in board-configs/*/; do images/verify-units "$(basename "$b")" || return 1; done
 }
 run units-verify verify_units || true
-run host-tests nice -n "${YURT_NICE:-10}" cargo test --locked --test board_configs --test images_lint || true
+run host-tests nice -n "${YURT_NICE:-10}" cargo test --locked --test board_configs --test images_lint --test images_flags || true
 
 qargs=()
 [ -z "$y64" ] || qargs+=(--yurt-arm64 "$y64")

@@ -201,15 +201,16 @@ fn validate(b: &Board, dir_name: &str, targets: &BTreeSet<String>) -> Vec<String
         hub.block_cache_mib >= 1,
         "block_cache_mib must be >= 1".into(),
     );
-    // fjall panics on a write buffer under 1 MiB and on a journal budget under 24 MiB.
+    // fjall 3 panics on a write buffer under 1 MiB and on a journal cap under 64 MiB (the hub's
+    // --cache-config refuses both first).
     check(
         hub.memtable_mib >= 1,
         "memtable_mib must be >= 1 (fjall minimum)".into(),
     );
     check(
-        (24..=512).contains(&hub.journal_mib),
+        (64..=512).contains(&hub.journal_mib),
         format!(
-            "journal_mib {} outside 24..=512 (fjall minimum 24)",
+            "journal_mib {} outside 64..=512 (fjall 3 minimum 64)",
             hub.journal_mib
         ),
     );
@@ -393,7 +394,7 @@ fn unknown_fields_and_bad_sizes_are_rejected() {
     assert!(validate(&b, "rpi4", &targets)
         .iter()
         .any(|e| e.contains("RAM/16")));
-    let small_journal = good.replace("journal_mib = 32", "journal_mib = 8");
+    let small_journal = good.replace("journal_mib = 64", "journal_mib = 32");
     let b: Board = toml::from_str(&small_journal).expect("parses");
     assert!(validate(&b, "rpi4", &targets)
         .iter()

@@ -222,3 +222,58 @@ fn an_offline_watch_ends_cleanly_when_the_cloud_is_back() {
     assert_eq!(w.status, 200);
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 }
+
+#[test]
+fn a_watch_ahead_of_the_cached_list_leaves_the_view_as_listed() {
+    // The kubelet's LIST at rv1 is cached. The double then changes (a pod deleted) and a watch
+    // starts from the later rv2, as one does after a LIST at rv2 whose commit never landed. Its
+    // events must not go on top of the state at rv1: the view would claim a resourceVersion past
+    // rv2 while still holding the deleted pod.
+    let mut r = rig(None);
+    let path = "/api/v1/namespaces/default/pods";
+    let listed = r.get(path, "kubelet", JSON);
+    assert_eq!(listed.status, 200);
+    let at_rv1 = items(&listed.body, JSON);
+    assert!(
+        at_rv1.1.iter().any(|(k, _, _)| k == "default/web-0"),
+        "{at_rv1:?}"
+    );
+    std::thread::sleep(Duration::from_millis(300)); // the LIST is committed
+    r.double
+        .delete("/api/v1/namespaces/default/pods/web-0")
+        .expect("delete web-0");
+    let rv2 = r.double.resource_version();
+    let proxy = r.hub.proxy;
+    let watch = std::thread::spawn(move || {
+        request(proxy, format!("GET {path}?watch=true&resourceVersion={rv2}&timeoutSeconds=2 HTTP/1.1\r\nHost: x\r\nUser-Agent: kubelet/1\r\nAccept: {JSON}\r\nConnection: close\r\n\r\n"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let late = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "late", "namespace": "default"},
+        "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "busybox"}]}});
+    r.double.create(path, late).expect("create late");
+    let w = watch.join().expect("watch");
+    assert!(
+        String::from_utf8_lossy(&w.body).contains("\"late\""),
+        "the watch saw the new pod: {}",
+        String::from_utf8_lossy(&w.body)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    r.cut();
+    let offline = r.get(path, "kubelet", JSON);
+    assert_eq!(offline.status, 200);
+    let got = items(&offline.body, JSON);
+    let keys = |rv: &str, items: &[(String, String, Vec<u8>)]| {
+        let k: Vec<String> = items
+            .iter()
+            .map(|(k, irv, _)| format!("{k}@{irv}"))
+            .collect();
+        (rv.to_string(), k)
+    };
+    assert_eq!(
+        keys(&got.0, &got.1),
+        keys(&at_rv1.0, &at_rv1.1),
+        "the view is still the LIST at rv1"
+    );
+    assert_eq!(got, at_rv1);
+}

@@ -899,6 +899,36 @@ fn kubelet_dropin_points_at_the_hub() {
     );
 }
 
+#[test]
+fn images_install_the_cache_config_the_env_passes() {
+    // /etc/default/yurt passes --cache-config=/etc/yurt/cache.json (images/board-env); both image
+    // builders must write that file from the same board config, or the hub exits 64 at boot.
+    let recipe = read("images/meta-yurt/recipes-yurt/yurt/yurt_0.1.bb");
+    assert!(
+        recipe.contains(
+            "images/board-env --cache-json ${YURT_BOARD_FILE} > ${D}${sysconfdir}/yurt/cache.json"
+        ),
+        "meta-yurt does not install /etc/yurt/cache.json"
+    );
+    assert!(
+        recipe.contains("${sysconfdir}/yurt/cache.json\""),
+        "cache.json is a CONFFILE"
+    );
+    let mk = read("images/buildroot/package/yurt/yurt.mk");
+    assert!(
+        mk.contains(
+            "images/board-env --cache-json $(YURT_BOARD_FILE) > $(TARGET_DIR)/etc/yurt/cache.json"
+        ),
+        "package/yurt does not install /etc/yurt/cache.json"
+    );
+    for board in boards() {
+        assert!(
+            env_keys(&board).contains("YURT_CACHE_CONFIG"),
+            "{board}: no YURT_CACHE_CONFIG"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- the checker can fail
 
 #[test]

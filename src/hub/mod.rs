@@ -106,9 +106,11 @@ pub async fn run_with_cache(
 
 async fn open_cache(cfg: cache::CacheConfig) -> Option<Arc<cache::Cache>> {
     let dir = cfg.dir.clone();
+    // The sizes in force, so an image's --cache-config can be seen to have taken effect.
+    let sizes = format!("{:?}", cfg.store);
     match smol::unblock(move || cache::Cache::open(&cfg)).await {
         Ok(c) => {
-            log::info!("cache in {}", dir.display());
+            log::info!("cache in {} with {sizes}", dir.display());
             Some(Arc::new(c))
         }
         Err(e) => {

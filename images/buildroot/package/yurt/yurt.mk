@@ -34,6 +34,7 @@ define YURT_INSTALL_LINKS_AND_CONFIG
 	$(INSTALL) -D -m 0644 $(YURT_BOARD_FILE) $(TARGET_DIR)/etc/yurt/board.toml
 	mkdir -p $(TARGET_DIR)/etc/default $(TARGET_DIR)/var/lib/yurt
 	$(@D)/images/board-env $(YURT_BOARD_FILE) > $(TARGET_DIR)/etc/default/yurt
+	$(@D)/images/board-env --cache-json $(YURT_BOARD_FILE) > $(TARGET_DIR)/etc/yurt/cache.json
 	$(INSTALL) -D -m 0644 $(@D)/images/kubeconfig/kubelet-yurt.kubeconfig \
 		$(TARGET_DIR)/etc/yurt/kubelet.kubeconfig
 endef

@@ -1,7 +1,7 @@
 SUMMARY = "Yurt edge services: node-local Kubernetes API cache/proxy and tunnel agent"
 DESCRIPTION = "One static multicall binary (yurt) with the links yurthub, yurt-tunnel-agent and \
 yurt-edge, built with the edge features only; systemd units or a SysV init script; the board's \
-tuning from board-configs/ as /etc/default/yurt; kubelet pointed at the hub on 127.0.0.1:10261."
+tuning from board-configs/ as /etc/default/yurt and /etc/yurt/cache.json; kubelet pointed at the hub on 127.0.0.1:10261."
 HOMEPAGE = "https://openyurt.io"
 LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
@@ -40,6 +40,7 @@ do_install:append() {
     install -d ${D}${sysconfdir}/yurt ${D}${sysconfdir}/default ${D}${localstatedir}/lib/yurt
     install -m 0644 ${YURT_BOARD_FILE} ${D}${sysconfdir}/yurt/board.toml
     bash ${S}/images/board-env ${YURT_BOARD_FILE} > ${D}${sysconfdir}/default/yurt
+    bash ${S}/images/board-env --cache-json ${YURT_BOARD_FILE} > ${D}${sysconfdir}/yurt/cache.json
     install -m 0644 ${S}/images/kubeconfig/kubelet-yurt.kubeconfig ${D}${sysconfdir}/yurt/kubelet.kubeconfig
 
     if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'true', 'false', d)}; then
@@ -56,4 +57,4 @@ do_install:append() {
 }
 
 FILES:${PN} += "${systemd_system_unitdir}/kubelet.service.d ${localstatedir}/lib/yurt"
-CONFFILES:${PN} = "${sysconfdir}/default/yurt ${sysconfdir}/yurt/board.toml"
+CONFFILES:${PN} = "${sysconfdir}/default/yurt ${sysconfdir}/yurt/board.toml ${sysconfdir}/yurt/cache.json"
