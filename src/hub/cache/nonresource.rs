@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{header, HeaderMap, StatusCode};
-use smol::channel::{Receiver, Sender};
+use smol::channel::Sender;
 
 use super::tee::{Msg, TEE_FRAMES};
 use super::Cache;
@@ -79,34 +79,20 @@ pub fn start(
     status: StatusCode,
     h: &HeaderMap,
 ) -> Option<Sender<Msg>> {
-    let identity = h
-        .get(header::CONTENT_ENCODING)
-        .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
     let ct = h.get(header::CONTENT_TYPE)?.to_str().ok()?.to_string();
-    if !status.is_success() || !identity || ct.len() > 1024 {
+    if !super::tee::keepable(status, h) || ct.len() > 1024 {
         return None;
     }
     let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
     let cache = cache.clone();
     let view = view(component, &info.path, accept);
     smol::spawn(async move {
-        if let Some(body) = collect(rx).await {
+        if let Some(body) = super::tee::collect(rx, MAX_ANSWER).await {
             smol::unblock(move || keep(&cache, &view, &ct, &body)).await;
         }
     })
     .detach();
     Some(tx)
-}
-
-async fn collect(rx: Receiver<Msg>) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        match rx.recv().await.ok()? {
-            Msg::Data(b) if body.len() + b.len() <= MAX_ANSWER => body.extend_from_slice(&b),
-            Msg::Data(_) => return None,
-            Msg::End => return Some(body),
-        }
-    }
 }
 
 fn keep(cache: &Cache, view: &ViewKey, content_type: &str, body: &[u8]) {

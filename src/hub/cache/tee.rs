@@ -28,6 +28,25 @@ pub enum Msg {
     End,
 }
 
+/// Whether an answer can be kept as it streams by: 2xx and identity-encoded.
+pub fn keepable(status: StatusCode, h: &HeaderMap) -> bool {
+    status.is_success()
+        && h.get(header::CONTENT_ENCODING)
+            .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"))
+}
+
+/// A whole body of at most `max` bytes from the tee; `None` if it was cut short or too big.
+pub async fn collect(rx: smol::channel::Receiver<Msg>, max: usize) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        match rx.recv().await.ok()? {
+            Msg::Data(b) if body.len() + b.len() <= max => body.extend_from_slice(&b),
+            Msg::Data(_) => return None,
+            Msg::End => return Some(body),
+        }
+    }
+}
+
 /// Starts the writer for an answer worth caching: 2xx, identity-encoded, JSON or protobuf.
 pub fn start(
     cache: &Arc<Cache>,
@@ -35,14 +54,11 @@ pub fn start(
     status: StatusCode,
     h: &HeaderMap,
 ) -> Option<Sender<Msg>> {
-    let identity = h
-        .get(header::CONTENT_ENCODING)
-        .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
     let enc = h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(Encoding::from_content_type)?;
-    if !status.is_success() || !identity {
+    if !keepable(status, h) {
         return None;
     }
     Some(writer::spawn(cache.clone(), target.clone(), enc))

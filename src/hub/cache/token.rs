@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use http::{header, HeaderMap, StatusCode};
-use smol::channel::{Receiver, Sender};
+use smol::channel::Sender;
 
 use super::render::accepts;
 use super::tee::{Msg, TEE_FRAMES};
@@ -80,36 +80,22 @@ pub fn start(
     status: StatusCode,
     h: &HeaderMap,
 ) -> Option<Sender<Msg>> {
-    let identity = h
-        .get(header::CONTENT_ENCODING)
-        .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
     let enc = h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(Wire::from_content_type)?;
-    if !status.is_success() || !identity {
+    if !super::tee::keepable(status, h) {
         return None;
     }
     let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
     let (cache, info, component) = (cache.clone(), info.clone(), component.to_string());
     smol::spawn(async move {
-        if let Some(body) = collect(rx).await {
+        if let Some(body) = super::tee::collect(rx, MAX_ANSWER).await {
             smol::unblock(move || keep(&cache, &component, &info, enc, &body)).await;
         }
     })
     .detach();
     Some(tx)
-}
-
-async fn collect(rx: Receiver<Msg>) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        match rx.recv().await.ok()? {
-            Msg::Data(b) if body.len() + b.len() <= MAX_ANSWER => body.extend_from_slice(&b),
-            Msg::Data(_) => return None,
-            Msg::End => return Some(body),
-        }
-    }
 }
 
 /// Keeps an answer under the key its request will have offline. The ServiceAccount and
