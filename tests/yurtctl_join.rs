@@ -10,19 +10,6 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use yurtctl_support::*;
 
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).expect("copy");
-        }
-    }
-}
-
 fn files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];

@@ -119,19 +119,6 @@ fn remap(arg: &str, mounts: &BTreeMap<String, PathBuf>) -> String {
     arg.to_string()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn converted_cluster_brings_an_edge_agent_up_on_the_tunnel_server() {
     let env = Env::new(cluster());

@@ -254,3 +254,18 @@ pub const CONVERT: [&str; 5] = [
     "--tunnel-server-address=10.0.0.10:10262",
     "--image-registry=reg.example",
 ];
+
+/// Copies a directory tree (a fixture node root) into `to`.
+#[allow(dead_code)]
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).expect("copy");
+        }
+    }
+}
