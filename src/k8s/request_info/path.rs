@@ -35,10 +35,16 @@ pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
         None => (body, false),
     };
     let parts = decode_all(body)?;
-    let mut path = format!("/{}", parts.join("/"));
-    if trailing_slash && !parts.is_empty() {
-        path.push('/');
-    }
+    // Without escapes the decoded path is the raw one (the checks above refused `//`, `.`, `..`).
+    let path = if !raw.contains('%') && !(trailing_slash && parts.is_empty()) {
+        raw.to_owned()
+    } else {
+        let mut path = format!("/{}", parts.join("/"));
+        if trailing_slash && !parts.is_empty() {
+            path.push('/');
+        }
+        path
+    };
     Ok(Segments { path, parts })
 }
 
