@@ -52,12 +52,23 @@ fn decode_all(body: &str) -> Result<Vec<String>, RequestError> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
-    body.split('/').map(decode_segment).collect()
+    let mut parts = Vec::with_capacity(body.bytes().filter(|&b| b == b'/').count() + 1);
+    for segment in body.split('/') {
+        parts.push(decode_segment(segment)?);
+    }
+    Ok(parts)
 }
 
 fn decode_segment(raw: &str) -> Result<String, RequestError> {
     if raw.is_empty() {
         return Err(bad("the path has an empty segment (\"//\")".to_owned()));
+    }
+    if !raw.contains('%') {
+        // Nothing to decode; raw control characters were refused with the whole path.
+        if raw == "." || raw == ".." {
+            return Err(bad(format!("segment {} is a dot segment", quote(raw))));
+        }
+        return Ok(raw.to_owned());
     }
     let decoded = percent_decode(raw, false)
         .map_err(|e| bad(format!("segment {}: {}", quote(raw), e.describe())))?;
