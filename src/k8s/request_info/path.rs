@@ -35,8 +35,10 @@ pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
         None => (body, false),
     };
     let parts = decode_all(body)?;
-    // Without escapes the decoded path is the raw one (the checks above refused `//`, `.`, `..`).
-    let path = if !raw.contains('%') && !(trailing_slash && parts.is_empty()) {
+    // Without escapes the decoded path is the raw one (the checks above refused `//`, `.`, `..`;
+    // a lone `//` decodes to `/`).
+    let unchanged = !raw.contains('%') && (!trailing_slash || !parts.is_empty());
+    let path = if unchanged {
         raw.to_owned()
     } else {
         let mut path = format!("/{}", parts.join("/"));
