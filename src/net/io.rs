@@ -273,3 +273,43 @@ impl<T: TlsParts> hyper::rt::Write for Tls<T> {
         Pin::new(&mut self.get_mut().0).poll_close(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smol::io::{AsyncReadExt, AsyncWriteExt};
+    use std::time::Duration;
+
+    /// After a short read the stream waits for the reactor; bytes that arrive later (and the end
+    /// of the stream) must still be delivered, not lost to the skipped `recv`.
+    #[test]
+    fn bytes_after_a_short_read_arrive() {
+        smol::block_on(async {
+            let listener = smol::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let writer = smol::spawn(async move {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.write_all(b"first").await.unwrap();
+                smol::Timer::after(Duration::from_millis(50)).await;
+                s.write_all(b"second").await.unwrap();
+                smol::Timer::after(Duration::from_millis(50)).await;
+                s.write_all(b"third").await.unwrap();
+            });
+            let mut s = Stream::new(smol::net::TcpStream::connect(addr).await.unwrap());
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"first");
+            assert!(!s.readable, "a short read marks the socket drained");
+            let mut rest = Vec::new();
+            let read = async { s.read_to_end(&mut rest).await.map(Some) };
+            let late = async {
+                smol::Timer::after(Duration::from_secs(5)).await;
+                Ok(None)
+            };
+            let done = smol::future::or(read, late).await.unwrap();
+            assert!(done.is_some(), "later bytes were never read");
+            assert_eq!(rest, b"secondthird");
+            writer.await;
+        });
+    }
+}
