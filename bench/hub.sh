@@ -42,7 +42,7 @@ wait_port "$DOUBLE_PORT"
 # The hub.
 HUB_PORT=$(free_port); HUB_SERVER=$(free_port)
 "$YURT" hub --node-name bench-node --kubeconfig "$WORK/pki/kubeconfig" --server-addr "https://127.0.0.1:$DOUBLE_PORT" \
-  --proxy-port "$HUB_PORT" --port "$HUB_SERVER" 2>"$WORK/hub.err" &
+  --proxy-port "$HUB_PORT" --port "$HUB_SERVER" --disk-cache-path "$WORK/cache" 2>"$WORK/hub.err" &
 HUB_PID=$!; pids+=("$HUB_PID")
 wait_port "$HUB_PORT"
 
@@ -80,9 +80,12 @@ CONF
 nginx -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 wait_port "$NGINX_PORT"
+NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)
 
 GET_PATH=/api/v1/namespaces/default/pods/pod-1
 LIST_PATH=/api/v1/namespaces/default/pods
+# The process whose CPU time is charged to each path (none for direct).
+declare -A PROC=([direct]="" [hub]="$HUB_PID" [nginx]="$NGINX_WORKER")
 declare -A BASE=(
   [direct]="https://127.0.0.1:$DOUBLE_PORT"
   [hub]="http://127.0.0.1:$HUB_PORT"
@@ -91,14 +94,20 @@ declare -A BASE=(
 
 # wrk prints latencies as 123.45us / 1.23ms / 1.00s; convert to microseconds.
 to_us() { awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'; }
-# run NAME URL CONNS → prints "p50_us p99_us rps"
+# CPU time (user + system) of process $1 in clock ticks.
+ticks() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0; }
+HZ=$(getconf CLK_TCK)
+# run NAME URL CONNS → prints "p50_us p99_us rps cpu_us_per_request" (the proxy's CPU; 0 for direct)
 run() {
-  local out; out=$(wrk -t1 -c"$3" -d"${DURATION}s" --latency -H 'Authorization: Bearer bench' -H 'Accept: application/json' "$2")
-  local p50 p99 rps
+  local t0 t1 out; t0=$(ticks "${PROC[$1]}")
+  out=$(wrk -t1 -c"$3" -d"${DURATION}s" --latency -H 'Authorization: Bearer bench' -H 'Accept: application/json' "$2")
+  t1=$(ticks "${PROC[$1]}")
+  local p50 p99 rps n
   p50=$(printf '%s\n' "$out" | awk '$1=="50%"{print $2}')
   p99=$(printf '%s\n' "$out" | awk '$1=="99%"{print $2}')
   rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/{print $2}')
-  echo "$(to_us "$p50") $(to_us "$p99") $rps"
+  n=$(printf '%s\n' "$out" | awk '/requests in/{print $1}')
+  echo "$(to_us "$p50") $(to_us "$p99") $rps $(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN{ printf "%.2f", d * 1e6 / hz / n }')"
 }
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else print a[int((NR+1)/2)] }'; }
 
@@ -108,11 +117,11 @@ for round in $(seq "$ROUNDS"); do
     for kind in get list; do
       path=$GET_PATH; [ "$kind" = list ] && path=$LIST_PATH
       read -r p50 p99 _ < <(run "$t" "${BASE[$t]}$path" 1)
-      read -r _ _ rps < <(run "$t" "${BASE[$t]}$path" 32)
-      R[$t,$kind,p50]+="$p50 "; R[$t,$kind,p99]+="$p99 "; R[$t,$kind,rps]+="$rps "
+      read -r _ _ rps cpu < <(run "$t" "${BASE[$t]}$path" 32)
+      R[$t,$kind,p50]+="$p50 "; R[$t,$kind,p99]+="$p99 "; R[$t,$kind,rps]+="$rps "; R[$t,$kind,cpu]+="$cpu "
     done
   done
-  echo "round $round done" >&2
+  echo "round $round done (load average $(cut -d' ' -f1 /proc/loadavg); GET @32 req/s hub $(awk '{print $NF}' <<<"${R[hub,get,rps]}") nginx $(awk '{print $NF}' <<<"${R[nginx,get,rps]}"))" >&2
 done
 med() { tr ' ' '\n' <<<"${R[$1]}" | grep . | median; }
 rss_kib=$(awk '/^VmRSS/{print $2}' "/proc/$HUB_PID/status")
@@ -132,4 +141,7 @@ awk -v hg="$(med hub,get,p50)" -v dg="$(med direct,get,p50)" -v hr="$(med hub,ge
     -v hl="$(med hub,list,rps)" -v nl="$(med nginx,list,rps)" -v hlp="$(med hub,list,p50)" -v dlp="$(med direct,list,p50)" 'BEGIN{
   printf "- hub adds %.0f µs p50 to a GET over direct (goal < 100 µs), %.0f µs to a LIST\n", hg-dg, hlp-dlp;
   printf "- hub / nginx throughput at 32 clients: GET %.2fx, LIST %.2fx (goal >= 1.00x)\n", hr/nr, hl/nl }'
+awk -v hc="$(med hub,get,cpu)" -v nc="$(med nginx,get,cpu)" -v hl="$(med hub,list,cpu)" -v nl="$(med nginx,list,cpu)" 'BEGIN{
+  printf "- proxy CPU per request at 32 clients (user+system, the proxy process only): GET hub %.1f µs, nginx %.1f µs; LIST hub %.0f µs, nginx %.0f µs\n", hc, nc, hl, nl }'
+echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- hub RSS after the run: $((rss_kib / 1024)) MiB (peak $((hwm_kib / 1024)) MiB)"

@@ -27,7 +27,7 @@ pub struct ProxyBody {
     inner: Incoming,
     ret: Option<Return>,
     metrics: Arc<Metrics>,
-    labels: ReqLabels,
+    labels: Arc<ReqLabels>,
     bytes: u64,
 }
 
@@ -37,7 +37,7 @@ impl ProxyBody {
         inner: Incoming,
         ret: Return,
         metrics: Arc<Metrics>,
-        labels: ReqLabels,
+        labels: Arc<ReqLabels>,
     ) -> ProxyBody {
         ProxyBody {
             inner,

@@ -33,7 +33,7 @@ pub struct Proxy {
 struct Ctx {
     info: RequestInfo,
     component: String,
-    labels: ReqLabels,
+    labels: Arc<ReqLabels>,
     target: Option<Target>,
     /// A ServiceAccount TokenRequest of a cached component: its answer is kept for offline use.
     token: bool,
@@ -91,7 +91,7 @@ impl Proxy {
                 return status_response(code, reason, &e.to_string());
             }
         };
-        let labels = labels_for(&info, component);
+        let labels = Arc::new(labels_for(&info, component));
         let accept = req
             .headers()
             .get(header::ACCEPT)
@@ -160,13 +160,25 @@ impl Proxy {
             Ident::Hub
         };
         let client_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let retriable =
             matches!(parts.method, Method::GET | Method::HEAD) && client_upgrade.is_none();
         let mut body = Some(body.map_err(|e| e.into()).boxed_unsync());
         loop {
-            let kept = ctx.target.is_some() || ctx.token || ctx.nonresource.is_some();
-            let out = self.upstream_request(&parts, &up, ident, body.take(), kept);
+            // Only a request that may go to another server needs its headers again.
+            let headers = if retriable {
+                parts.headers.clone()
+            } else {
+                std::mem::take(&mut parts.headers)
+            };
+            let out = self.upstream_request(
+                &parts,
+                headers,
+                &up,
+                ident,
+                body.take(),
+                ctx.target.is_some() || ctx.token || ctx.nonresource.is_some(),
+            );
             let start = Instant::now();
             match self.pool.send(&up, ident, out).await {
                 Ok((resp, sender)) => {
@@ -215,37 +227,45 @@ impl Proxy {
     }
 
     /// The upstream request: same method, path, query and end-to-end headers; Host and identity set.
+    /// `headers` are the client's (moved in when the request cannot be retried).
     fn upstream_request(
         &self,
         parts: &http::request::Parts,
+        mut headers: HeaderMap,
         up: &Upstream,
         ident: Ident,
         body: Option<Body>,
         cached: bool,
     ) -> Request<Body> {
-        let mut b = Request::builder().method(parts.method.clone()).uri(
+        let mut req = Request::new(body.unwrap_or_else(crate::net::http::empty));
+        *req.method_mut() = parts.method.clone();
+        let mut uri = http::uri::Parts::default();
+        uri.path_and_query = Some(
             parts
                 .uri
                 .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/"),
+                .cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
         );
-        let headers = b.headers_mut().expect("a fresh builder has headers");
-        copy_end_to_end(&parts.headers, headers, is_upgrade(&parts.headers));
+        if let Ok(uri) = http::Uri::from_parts(uri) {
+            *req.uri_mut() = uri;
+        }
+        let upgrade = is_upgrade(&headers);
+        strip_hop_by_hop(&mut headers, upgrade);
         if cached {
             // Identity-encoded answers can be decoded as they stream by.
             headers.remove(header::ACCEPT_ENCODING);
         }
-        if let Ok(host) = HeaderValue::from_str(&up.addr.authority()) {
-            headers.insert(header::HOST, host);
+        if let Some(host) = &up.host {
+            headers.insert(header::HOST, host.clone());
         }
         if ident == Ident::Hub {
             if let Some(bearer) = self.pool.bearer() {
                 headers.insert(header::AUTHORIZATION, bearer.clone());
             }
         }
-        b.body(body.unwrap_or_else(crate::net::http::empty))
-            .expect("parts of a valid request make a valid request")
+        *req.headers_mut() = headers;
+        req
     }
 
     fn respond(
@@ -257,11 +277,6 @@ impl Proxy {
     ) -> Response<Body> {
         let labels = &ctx.labels;
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-        let mut out = Response::builder()
-            .status(resp.status())
-            .version(http::Version::HTTP_11);
-        let headers = out.headers_mut().expect("a fresh builder has headers");
-        copy_end_to_end(resp.headers(), headers, switching);
         if switching {
             if let Some(client) = client_upgrade {
                 let upstream = hyper::upgrade::on(&mut resp);
@@ -278,21 +293,23 @@ impl Proxy {
                 })
                 .detach();
             }
-            return out.body(crate::net::http::empty()).expect("valid response");
+            return client_response(resp.map(|_| crate::net::http::empty()), true);
         }
         let tee = self.tee_to(ctx, &resp);
-        let body = ProxyBody::new(resp.into_body(), ret, self.metrics.clone(), labels.clone());
-        let body = match tee {
-            Some((cache, tx)) => TeeBody::new(
-                body.boxed_unsync(),
-                tx,
-                cache.metrics.clone(),
-                &ctx.component,
-            )
-            .boxed_unsync(),
-            None => body.boxed_unsync(),
-        };
-        out.body(body).expect("valid response")
+        let resp = resp.map(|inner| {
+            let body = ProxyBody::new(inner, ret, self.metrics.clone(), labels.clone());
+            match tee {
+                Some((cache, tx)) => TeeBody::new(
+                    body.boxed_unsync(),
+                    tx,
+                    cache.metrics.clone(),
+                    &ctx.component,
+                )
+                .boxed_unsync(),
+                None => body.boxed_unsync(),
+            }
+        });
+        client_response(resp, false)
     }
 
     /// A writer for a cacheable answer (see [`super::cache::tee::start`]).
@@ -347,27 +364,44 @@ fn is_upgrade(h: &HeaderMap) -> bool {
         })
 }
 
-/// Copies headers but hop-by-hop ones (and those named in Connection); keeps Connection/Upgrade
-/// when the exchange upgrades.
-fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = from
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|s| s.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .filter(|n| !(upgrade && n == header::UPGRADE))
-        .collect();
-    for (name, value) in from {
-        let hop = HOP_BY_HOP.contains(&name.as_str())
-            || named.contains(name)
-            || (name == header::UPGRADE && !upgrade);
-        if !hop || (upgrade && name == header::CONNECTION) {
-            to.append(name.clone(), value.clone());
+/// The upstream's answer as the client gets it: HTTP/1.1, the same status and end-to-end headers
+/// (the upstream's map, stripped in place), none of hyper's per-connection extensions.
+fn client_response(resp: Response<Body>, switching: bool) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    parts.version = http::Version::HTTP_11;
+    parts.extensions = http::Extensions::new();
+    strip_hop_by_hop(&mut parts.headers, switching);
+    Response::from_parts(parts, body)
+}
+
+/// Removes hop-by-hop headers (and those named in Connection); keeps Connection/Upgrade when the
+/// exchange upgrades.
+fn strip_hop_by_hop(h: &mut HeaderMap, upgrade: bool) {
+    // Most messages carry none of them: look once before removing anything.
+    let any = h
+        .keys()
+        .any(|n| HOP_BY_HOP.contains(&n.as_str()) || n == header::UPGRADE);
+    if any {
+        let named: Vec<HeaderName> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|s| s.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .filter(|n| !(upgrade && n == header::UPGRADE))
+            .collect();
+        for name in HOP_BY_HOP {
+            h.remove(name);
+        }
+        for name in &named {
+            h.remove(name);
+        }
+        if !upgrade {
+            h.remove(header::UPGRADE);
         }
     }
     if upgrade {
-        to.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     }
 }
 
@@ -401,8 +435,8 @@ mod tests {
         );
         h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        let mut out = HeaderMap::new();
-        copy_end_to_end(&h, &mut out, false);
+        let mut out = h.clone();
+        strip_hop_by_hop(&mut out, false);
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(out.contains_key(header::ACCEPT));
 
@@ -414,8 +448,8 @@ mod tests {
             HeaderValue::from_static("v4.channel.k8s.io"),
         );
         assert!(is_upgrade(&h));
-        let mut out = HeaderMap::new();
-        copy_end_to_end(&h, &mut out, true);
+        let mut out = h.clone();
+        strip_hop_by_hop(&mut out, true);
         assert_eq!(
             out.get(header::UPGRADE).map(|v| v.as_bytes()),
             Some(&b"SPDY/3.1"[..])

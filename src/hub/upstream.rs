@@ -9,7 +9,6 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use rustls::pki_types::ServerName;
-use smol_hyper::rt::FuturesIo;
 
 use super::config::{HubConfig, LbMode, ServerAddr};
 use super::kubeconfig::Credential;
@@ -68,6 +67,8 @@ struct Health {
 /// One apiserver.
 pub struct Upstream {
     pub addr: ServerAddr,
+    /// The Host header requests to this server carry.
+    pub host: Option<http::HeaderValue>,
     healthy: AtomicBool,
     health: Mutex<Health>,
     idle_hub: Mutex<Vec<SendRequest<Body>>>,
@@ -81,6 +82,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Upstream {
     fn new(addr: ServerAddr) -> Upstream {
         Upstream {
+            host: http::HeaderValue::from_str(&addr.authority()).ok(),
             addr,
             healthy: AtomicBool::new(true),
             health: Mutex::new(Health {
@@ -298,11 +300,11 @@ impl Pool {
             UpstreamError::Tls(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
         })?;
         let tls = TlsConnector::from(config)
-            .connect(name, tcp)
+            .connect(name, crate::net::io::Stream::new(tcp))
             .await
             .map_err(UpstreamError::Tls)?;
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake::<_, Body>(FuturesIo::new(tls))
+            .handshake::<_, Body>(crate::net::io::Tls(tls))
             .await
             .map_err(UpstreamError::Http)?;
         let url = up.addr.url.clone();

@@ -61,9 +61,9 @@ pub fn parse(method: &str, path_and_query: &str) -> Result<RequestInfo, RequestE
     let (raw_path, raw_query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    let segments = path::split(raw_path)?;
+    let mut segments = path::split(raw_path)?;
     let query = query::Query::parse(raw_query)?;
-    match resource::classify(&segments.parts)? {
+    match resource::classify(&mut segments.parts)? {
         None => Ok(RequestInfo::non_resource(base, segments.path)),
         Some(target) => resource_request(base, target, segments.path, &query),
     }

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use smol::future::FutureExt;
 use smol::net::{TcpListener, TcpStream};
-use smol_hyper::rt::{FuturesIo, SmolTimer};
+use smol_hyper::rt::SmolTimer;
 
 use crate::net::shutdown::Shutdown;
 
@@ -92,6 +92,7 @@ pub async fn serve_with<H, F>(
         let acceptor = acceptor.clone();
         let shutdown = shutdown.clone();
         let alive = alive_tx.clone();
+        let stream = crate::net::io::Stream::new(stream);
         smol::spawn(async move {
             match acceptor {
                 None => {
@@ -116,6 +117,7 @@ pub async fn serve_with<H, F>(
                                 .peer_certificates()
                                 .is_some_and(|c| !c.is_empty());
                             let info = ConnInfo { peer, client_cert };
+                            let tls = crate::net::io::Tls(tls);
                             serve_conn(tls, info, shutdown, grace, head_timeout, handler).await
                         }
                         Some(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
@@ -146,7 +148,7 @@ async fn serve_conn<S, H, F>(
     head_timeout: Option<Duration>,
     handler: H,
 ) where
-    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     H: Fn(Request<Incoming>, ConnInfo) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
@@ -159,9 +161,7 @@ async fn serve_conn<S, H, F>(
         .timer(SmolTimer::new())
         .max_buf_size(MAX_HEAD_BYTES)
         .header_read_timeout(head_timeout);
-    let conn = builder
-        .serve_connection(FuturesIo::new(stream), service)
-        .with_upgrades();
+    let conn = builder.serve_connection(stream, service).with_upgrades();
     let mut conn = std::pin::pin!(conn);
     let finished = async { Some(conn.as_mut().await) }
         .or(async {

@@ -1,5 +1,6 @@
 //! Networking shared by every component: TLS material, HTTP serving on smol, shutdown signals.
 
 pub mod http;
+pub mod io;
 pub mod shutdown;
 pub mod tls;

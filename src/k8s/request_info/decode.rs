@@ -70,6 +70,10 @@ fn hex(digit: u8) -> Result<u8, DecodeError> {
 /// (a fragment never reaches a server). Everything else printable is let through, as Go's
 /// net/http does.
 pub(super) fn first_forbidden_raw(raw: &str) -> Option<char> {
+    // The common case, printable ASCII but `#`, without decoding characters.
+    if raw.bytes().all(|b| b > b' ' && b < 0x7f && b != b'#') {
+        return None;
+    }
     raw.chars()
         .find(|&c| c.is_control() || c == ' ' || c == '#' || !c.is_ascii())
 }

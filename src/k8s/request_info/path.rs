@@ -35,10 +35,18 @@ pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
         None => (body, false),
     };
     let parts = decode_all(body)?;
-    let mut path = format!("/{}", parts.join("/"));
-    if trailing_slash && !parts.is_empty() {
-        path.push('/');
-    }
+    // Without escapes the decoded path is the raw one (the checks above refused `//`, `.`, `..`;
+    // a lone `//` decodes to `/`).
+    let unchanged = !raw.contains('%') && (!trailing_slash || !parts.is_empty());
+    let path = if unchanged {
+        raw.to_owned()
+    } else {
+        let mut path = format!("/{}", parts.join("/"));
+        if trailing_slash && !parts.is_empty() {
+            path.push('/');
+        }
+        path
+    };
     Ok(Segments { path, parts })
 }
 
@@ -46,12 +54,23 @@ fn decode_all(body: &str) -> Result<Vec<String>, RequestError> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
-    body.split('/').map(decode_segment).collect()
+    let mut parts = Vec::with_capacity(body.bytes().filter(|&b| b == b'/').count() + 1);
+    for segment in body.split('/') {
+        parts.push(decode_segment(segment)?);
+    }
+    Ok(parts)
 }
 
 fn decode_segment(raw: &str) -> Result<String, RequestError> {
     if raw.is_empty() {
         return Err(bad("the path has an empty segment (\"//\")".to_owned()));
+    }
+    if !raw.contains('%') {
+        // Nothing to decode; raw control characters were refused with the whole path.
+        if raw == "." || raw == ".." {
+            return Err(bad(format!("segment {} is a dot segment", quote(raw))));
+        }
+        return Ok(raw.to_owned());
     }
     let decoded = percent_decode(raw, false)
         .map_err(|e| bad(format!("segment {}: {}", quote(raw), e.describe())))?;

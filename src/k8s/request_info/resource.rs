@@ -26,18 +26,20 @@ const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 /// One difference on purpose: for the `namespaces` resource itself (`/api/v1/namespaces/<ns>`,
 /// `.../<ns>/status`) the namespace stays empty, because a Namespace object is cluster-scoped
 /// (its `metadata.namespace` is empty) and cache keys must agree with the objects a LIST returns.
-pub(super) fn classify(parts: &[String]) -> Result<Option<Target>, RequestError> {
+///
+/// The segments that name something are moved into the target (left empty in `parts`).
+pub(super) fn classify(parts: &mut [String]) -> Result<Option<Target>, RequestError> {
     let mut target = Target::default();
     let rest = match parts {
         [prefix, version, rest @ ..] if prefix == "api" && !rest.is_empty() => {
-            target.api_prefix.clone_from(prefix);
-            target.version.clone_from(version);
+            target.api_prefix = take(prefix);
+            target.version = take(version);
             rest
         }
         [prefix, group, version, rest @ ..] if prefix == "apis" && !rest.is_empty() => {
-            target.api_prefix.clone_from(prefix);
-            target.group.clone_from(group);
-            target.version.clone_from(version);
+            target.api_prefix = take(prefix);
+            target.group = take(group);
+            target.version = take(version);
             rest
         }
         _ => return Ok(None),
@@ -50,10 +52,14 @@ pub(super) fn classify(parts: &[String]) -> Result<Option<Target>, RequestError>
 }
 
 /// Consumes a `/watch/` or `/proxy/` prefix; it must be followed by at least a resource.
+fn take(s: &mut String) -> String {
+    std::mem::take(s)
+}
+
 fn strip_path_verb<'a>(
     target: &mut Target,
-    rest: &'a [String],
-) -> Result<&'a [String], RequestError> {
+    rest: &'a mut [String],
+) -> Result<&'a mut [String], RequestError> {
     let verb = match rest.first().map(String::as_str) {
         Some("watch") => Verb::Watch,
         Some("proxy") => Verb::Proxy,
@@ -65,36 +71,33 @@ fn strip_path_verb<'a>(
         )));
     }
     target.path_verb = Some(verb);
-    Ok(&rest[1..])
+    Ok(&mut rest[1..])
 }
 
 /// Consumes `namespaces/<ns>` when a namespaced resource follows; leaves it when the path is
 /// about the namespace itself.
-fn enter_namespace<'a>(target: &mut Target, rest: &'a [String]) -> &'a [String] {
-    match rest {
-        [ns_word, ns, inner @ ..] if ns_word == "namespaces" => match inner.first() {
-            Some(next) if !NAMESPACE_SUBRESOURCES.contains(&next.as_str()) => {
-                target.namespace.clone_from(ns);
-                inner
-            }
-            _ => rest,
-        },
-        _ => rest,
+fn enter_namespace<'a>(target: &mut Target, rest: &'a mut [String]) -> &'a mut [String] {
+    let namespaced = matches!(&rest[..], [ns_word, _, next, ..]
+        if ns_word == "namespaces" && !NAMESPACE_SUBRESOURCES.contains(&next.as_str()));
+    if !namespaced {
+        return rest;
     }
+    target.namespace = take(&mut rest[1]);
+    &mut rest[2..]
 }
 
 /// Reads `resource[/name[/subresource[/anything...]]]`; the `/proxy/` prefix takes no subresource.
-fn name_parts(target: &mut Target, rest: &[String]) {
-    let mut it = rest.iter();
+fn name_parts(target: &mut Target, rest: &mut [String]) {
+    let mut it = rest.iter_mut();
     if let Some(resource) = it.next() {
-        target.resource.clone_from(resource);
+        target.resource = take(resource);
     }
     if let Some(name) = it.next() {
-        target.name.clone_from(name);
+        target.name = take(name);
     }
     if target.path_verb != Some(Verb::Proxy) {
         if let Some(sub) = it.next() {
-            target.subresource.clone_from(sub);
+            target.subresource = take(sub);
         }
     }
 }

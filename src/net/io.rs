@@ -1,0 +1,315 @@
+//! Sockets for hyper: a TCP stream that remembers when it was drained, and TLS on top of it that
+//! hands plaintext straight to hyper.
+//!
+//! `smol::net::TcpStream` (async-io) tries `recv` on every `poll_read` and only then asks the
+//! reactor. hyper polls a connection's read side far more often than data arrives (to spot a
+//! client leaving mid-request, to check an idle pooled connection, after every wake-up of the
+//! task for another reason), so on the hub's proxy path about three `recv` calls in four returned
+//! `EAGAIN` (docs/BENCHMARKS.md). [`Stream`] keeps what tokio keeps: a read that came back short
+//! or with `EAGAIN` drained the socket, and until the reactor reports it readable again a read
+//! just waits on the reactor. A short read on a TCP socket means its receive queue was empty at
+//! that moment; data arriving later is reported by the reactor (level-triggered), so nothing is
+//! missed.
+//!
+//! Both types implement hyper's `Read` themselves rather than through smol-hyper's adapter, which
+//! zeroes hyper's whole free buffer (8 KiB and more) on every poll, data or not: [`Stream`]
+//! receives into a per-thread scratch buffer and copies what came (without `unsafe` there is no
+//! reading into hyper's uninitialised buffer), and [`Tls`] copies rustls' decrypted bytes.
+
+use std::cell::RefCell;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use hyper::rt::ReadBufCursor;
+use rustls::ConnectionCommon;
+use smol::Async;
+
+/// A non-blocking TCP stream with read-readiness tracking (futures-io and hyper I/O traits).
+pub struct Stream {
+    io: Arc<Async<std::net::TcpStream>>,
+    /// Whether a read may find data without waiting for the reactor.
+    readable: bool,
+}
+
+impl Stream {
+    /// Takes over a smol TCP stream (set its options first).
+    pub fn new(tcp: smol::net::TcpStream) -> Stream {
+        Stream {
+            io: tcp.into(),
+            readable: true,
+        }
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Reads into `buf`, waiting on the reactor only when the socket was drained.
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            if !self.readable {
+                ready!(self.io.poll_readable(cx))?;
+                self.readable = true;
+            }
+            match self.io.get_ref().read(buf) {
+                Ok(n) => {
+                    // Short: the receive queue is empty now (0 = end of stream, stays reported).
+                    if n < buf.len() {
+                        self.readable = false;
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_recv(cx, buf)
+    }
+}
+
+/// Bytes read from a socket before hyper gets them (one buffer per thread, zeroed once).
+const SCRATCH: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.io.get_ref().shutdown(Shutdown::Write))
+    }
+}
+
+impl hyper::rt::Read for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        SCRATCH_BUF.with_borrow_mut(|scratch| {
+            if scratch.is_empty() {
+                scratch.resize(SCRATCH, 0);
+            }
+            let len = buf.remaining().min(SCRATCH);
+            let n = ready!(this.poll_recv(cx, &mut scratch[..len]))?;
+            buf.put_slice(&scratch[..n]);
+            Poll::Ready(Ok(()))
+        })
+    }
+}
+
+impl hyper::rt::Write for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(self, cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_close(self, cx)
+    }
+}
+
+/// A futures-rustls stream (client or server side) over a [`Stream`].
+pub trait TlsParts: AsyncWrite + Unpin {
+    /// What rustls keeps for this side.
+    type Data;
+    /// The socket and the TLS state.
+    fn parts(&mut self) -> (&mut Stream, &mut ConnectionCommon<Self::Data>);
+}
+
+impl TlsParts for futures_rustls::client::TlsStream<Stream> {
+    type Data = rustls::client::ClientConnectionData;
+    fn parts(&mut self) -> (&mut Stream, &mut ConnectionCommon<Self::Data>) {
+        let (io, conn) = self.get_mut();
+        (io, &mut **conn)
+    }
+}
+
+impl TlsParts for futures_rustls::server::TlsStream<Stream> {
+    type Data = rustls::server::ServerConnectionData;
+    fn parts(&mut self) -> (&mut Stream, &mut ConnectionCommon<Self::Data>) {
+        let (io, conn) = self.get_mut();
+        (io, &mut **conn)
+    }
+}
+
+/// hyper I/O over an established TLS stream: reads copy decrypted bytes from rustls into hyper's
+/// buffer; writes go through futures-rustls.
+pub struct Tls<T>(pub T);
+
+/// `std::io` view of a [`Stream`] for rustls: `WouldBlock` when it would wait.
+struct SyncIo<'a, 'b> {
+    io: &'a mut Stream,
+    cx: &'a mut Context<'b>,
+}
+
+impl Read for SyncIo<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match AsyncRead::poll_read(Pin::new(&mut *self.io), self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl Write for SyncIo<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match AsyncWrite::poll_write(Pin::new(&mut *self.io), self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<T: TlsParts> hyper::rt::Read for Tls<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let (io, conn) = self.get_mut().0.parts();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            // Decrypted bytes first; `Ok(&[])` is a clean close, an error an unclean one.
+            match conn.reader().into_first_chunk() {
+                Ok(chunk) => {
+                    let n = chunk.len().min(buf.remaining());
+                    buf.put_slice(&chunk[..n]);
+                    io::BufRead::consume(&mut conn.reader(), n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            match conn.read_tls(&mut SyncIo { io, cx }) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if let Err(e) = conn.process_new_packets() {
+                // Tell the peer why (an alert), without hiding the real error.
+                let _ = conn.write_tls(&mut SyncIo { io, cx });
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+            }
+        }
+    }
+}
+
+impl<T: TlsParts> hyper::rt::Write for Tls<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smol::io::{AsyncReadExt, AsyncWriteExt};
+    use std::time::Duration;
+
+    /// After a short read the stream waits for the reactor; bytes that arrive later (and the end
+    /// of the stream) must still be delivered, not lost to the skipped `recv`.
+    #[test]
+    fn bytes_after_a_short_read_arrive() {
+        smol::block_on(async {
+            let listener = smol::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let writer = smol::spawn(async move {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.write_all(b"first").await.unwrap();
+                smol::Timer::after(Duration::from_millis(50)).await;
+                s.write_all(b"second").await.unwrap();
+                smol::Timer::after(Duration::from_millis(50)).await;
+                s.write_all(b"third").await.unwrap();
+            });
+            let mut s = Stream::new(smol::net::TcpStream::connect(addr).await.unwrap());
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"first");
+            assert!(!s.readable, "a short read marks the socket drained");
+            let mut rest = Vec::new();
+            let read = async { s.read_to_end(&mut rest).await.map(Some) };
+            let late = async {
+                smol::Timer::after(Duration::from_secs(5)).await;
+                Ok(None)
+            };
+            let done = smol::future::or(read, late).await.unwrap();
+            assert!(done.is_some(), "later bytes were never read");
+            assert_eq!(rest, b"secondthird");
+            writer.await;
+        });
+    }
+}
