@@ -1,5 +1,5 @@
-//! kill -9 during a stream of relists and watch-event bursts: after every restart each view is
-//! its old or its new complete state, every object's bytes are intact, nothing acknowledged is
+//! kill -9 during a stream of relists (whole, and streamed in chunks) and watch-event bursts:
+//! after every restart each view is its old or its new complete state, every object's bytes are intact, nothing acknowledged is
 //! lost, and the store keeps working.
 //!
 //! The writer is this test binary run again with `YURT_STORE_CRASH_WRITER=<dir>` (test
@@ -152,11 +152,21 @@ fn step(store: &Store, key: &ViewKey, vi: usize, g: u64) {
             .expect("put_object");
         return;
     }
-    if !is_burst(vi, g) {
+    if !is_burst(vi, g) && g % 2 == 0 {
         let items: Vec<Item> = objects.iter().map(item).collect();
         store
             .commit_list(key, &meta(g), &items)
             .expect("commit_list");
+        return;
+    }
+    if !is_burst(vi, g) {
+        // Streamed in small pushes, so kills land between the chunks of one LIST too.
+        let mut list = store.begin_list(key).expect("begin_list");
+        for chunk in objects.chunks(16) {
+            let items: Vec<Item> = chunk.iter().map(item).collect();
+            list.push(store, &items).expect("push");
+        }
+        list.finish(store, &meta(g)).expect("finish");
         return;
     }
     let n = list_size(g - 1);

@@ -1,13 +1,14 @@
 //! The store handle: one fjall database with one keyspace, opened small and private.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 
-use super::key::meta_key;
+use super::key::{format_key, meta_key};
+use super::list::Active;
 use super::sync::Syncer;
 use super::{perms, StoreConfig, StoreError, SyncPolicy, ViewMeta};
 
@@ -37,7 +38,13 @@ pub(super) struct Writer {
     /// Views whose watch events were refused for lack of room: later events would build on a
     /// state the store never held, so they are refused until the next full snapshot.
     pub refused: HashSet<Vec<u8>>,
+    /// Views with a LIST being written (`list.rs`), by view key.
+    pub active: HashMap<Vec<u8>, Active>,
 }
+
+/// Layout of keys and values this build reads and writes (`key.rs`, `codec.rs`). A cache written
+/// in another layout is emptied at open: it is a cache, the cloud fills it again.
+const STORE_FORMAT: &[u8] = b"yurt-cache-2";
 
 impl Store {
     /// Opens (or creates) the cache in `dir`: the directory becomes 0700 and its files 0600.
@@ -56,6 +63,7 @@ impl Store {
         let tree = db.keyspace("cache", || {
             KeyspaceCreateOptions::default().max_memtable_size(memtable)
         })?;
+        check_format(&tree)?;
         perms::make_private(dir)?;
         let (durability, syncer) = match cfg.sync {
             SyncPolicy::EveryBatch => (PersistMode::SyncData, None),
@@ -78,6 +86,7 @@ impl Store {
                 used,
                 full_logged: false,
                 refused: HashSet::new(),
+                active: HashMap::new(),
             }),
             limit: cfg.max_cache_bytes,
             durability,
@@ -118,6 +127,16 @@ impl Store {
         self.db.batch().durability(Some(self.durability))
     }
 
+    /// A batch for a chunk of a LIST: handed to the OS, synced with the LIST's final batch.
+    pub(super) fn chunk_batch(&self) -> OwnedWriteBatch {
+        self.db.batch().durability(Some(PersistMode::Buffer))
+    }
+
+    /// A snapshot for reads that must see one committed state.
+    pub(super) fn snapshot(&self) -> fjall::Snapshot {
+        self.db.snapshot()
+    }
+
     /// Commits `batch` (with the interval policy, the next sync covers it). Files the engine
     /// creates are private through the umask set at open.
     pub(super) fn commit(&self, batch: OwnedWriteBatch) -> Result<(), StoreError> {
@@ -127,6 +146,26 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Empties a cache written in another layout, then records this one.
+fn check_format(tree: &Keyspace) -> Result<(), StoreError> {
+    let format = tree.get(format_key())?;
+    if format.as_deref() == Some(STORE_FORMAT) {
+        return Ok(());
+    }
+    if tree.first_key_value().is_some() {
+        log::warn!(
+            "cache: stored in another layout ({:?}); starting empty",
+            format.map(|f| String::from_utf8_lossy(&f).into_owned())
+        );
+        let keys: Result<Vec<_>, _> = tree.iter().map(|g| g.key()).collect();
+        for k in keys? {
+            tree.remove(k)?;
+        }
+    }
+    tree.insert(format_key(), STORE_FORMAT)?;
+    Ok(())
 }
 
 /// Sum of stored object bytes over all views (read once at open).

@@ -6,8 +6,10 @@ use fjall::{Iter, Readable, Slice};
 
 use super::codec::{object_rv, OBJECT_HEADER};
 use super::key::{
-    gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key, MAX_KEY_BYTES,
+    gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key,
+    GENERATION_BYTES, MAX_KEY_BYTES,
 };
+use super::visible::{member_of, Grouped, Visible};
 use super::{Gvr, Store, StoreError, ViewKey, ViewMeta};
 
 /// One stored object.
@@ -29,28 +31,24 @@ impl StoredItem {
     }
 }
 
-/// The objects of one view, read lazily from one snapshot, ordered by namespace then name.
+/// The objects of one view, read lazily from one snapshot, in kube-apiserver's order (etcd's
+/// `namespace/name`).
 pub struct Objects {
     view: Vec<u8>,
-    iter: Iter,
+    iter: Visible<Iter>,
 }
 
 impl Iterator for Objects {
     type Item = Result<StoredItem, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let guard = self.iter.next()?;
-        Some(
-            guard
-                .into_inner()
-                .map_err(StoreError::from)
-                .and_then(|(k, v)| {
-                    let (namespace, name) = member_name(&self.view, &k).ok_or_else(|| {
-                        StoreError::Corrupt(format!("object key of {} bytes", k.len()))
-                    })?;
-                    item(namespace, name, v)
-                }),
-        )
+        Some(self.iter.next()?.and_then(|(k, v)| {
+            let (namespace, name) = member_of(&k)
+                .ok()
+                .and_then(|m| member_name(&self.view, m))
+                .ok_or_else(|| StoreError::Corrupt(format!("object key of {} bytes", k.len())))?;
+            item(namespace, name, v)
+        }))
     }
 }
 
@@ -77,7 +75,7 @@ impl Store {
         };
         let meta = ViewMeta::decode(&meta)?;
         let view = objects_prefix(&key);
-        let iter = snapshot.prefix(&self.tree, &view);
+        let iter = Visible::new(snapshot.prefix(&self.tree, &view), meta.generation);
         Ok(Some((meta, Objects { view, iter })))
     }
 
@@ -101,19 +99,23 @@ impl Store {
         let snapshot = self.db.snapshot();
         let mut best: Option<StoredItem> = None;
         for guard in snapshot.prefix(&self.tree, meta_key(&gvr_prefix(component, gvr))) {
-            let key = guard.key()?;
+            let (key, meta) = guard.into_inner()?;
             let view = view_of_meta_key(&key).ok_or_else(|| corrupt_view(&key))?;
             if !view.may_hold(namespace, name) {
                 continue;
             }
-            let object = member_key(&objects_prefix(&view.encode()), namespace, name);
-            if object.len() > MAX_KEY_BYTES {
+            let member = member_key(&objects_prefix(&view.encode()), namespace, name);
+            if member.len() + GENERATION_BYTES > MAX_KEY_BYTES {
                 continue;
             }
-            let Some(value) = snapshot.get(&self.tree, object)? else {
+            let committed = ViewMeta::decode(&meta)?.generation;
+            let versions = Grouped::new(snapshot.prefix(&self.tree, &member))
+                .next()
+                .transpose()?;
+            let Some((_, value)) = versions.as_ref().and_then(|g| g.visible(committed)) else {
                 continue;
             };
-            let found = item(namespace.into(), name.into(), value)?;
+            let found = item(namespace.into(), name.into(), value.clone())?;
             if best
                 .as_ref()
                 .is_none_or(|b| found.resource_version > b.resource_version)
