@@ -56,5 +56,5 @@ pub use db::Store;
 pub use error::StoreError;
 pub use key::{Gvr, ViewKey};
 pub use listwriter::ListWriter;
-pub use read::{Objects, StoredItem};
+pub use read::{Objects, StoredItem, ViewScan};
 pub use write::{Applied, Committed, ListMeta};

@@ -2,7 +2,7 @@
 //!
 //! Reads never take the writer lock; each sees one committed state, never half a batch.
 
-use fjall::{Iter, Readable, Slice};
+use fjall::{Iter, Keyspace, Readable, Slice, Snapshot};
 
 use super::codec::{object_rv, OBJECT_HEADER};
 use super::key::{
@@ -52,6 +52,26 @@ impl Iterator for Objects {
     }
 }
 
+/// One view at one moment (see [`Store::scan_view`]).
+pub struct ViewScan {
+    /// The view's metadata at that moment.
+    pub meta: ViewMeta,
+    snapshot: Snapshot,
+    tree: Keyspace,
+    view: Vec<u8>,
+}
+
+impl ViewScan {
+    /// The view's objects at that moment, in kube-apiserver's order; every call starts over.
+    pub fn objects(&self) -> Objects {
+        let iter = self.snapshot.prefix(&self.tree, &self.view);
+        Objects {
+            view: self.view.clone(),
+            iter: Visible::new(iter, self.meta.generation),
+        }
+    }
+}
+
 fn item(namespace: String, name: String, value: Slice) -> Result<StoredItem, StoreError> {
     Ok(StoredItem {
         namespace,
@@ -65,6 +85,13 @@ impl Store {
     /// The view's metadata and a lazy iterator over its objects, both from one snapshot: what an
     /// offline LIST streams. `None` if the view was never cached.
     pub fn scan(&self, view: &ViewKey) -> Result<Option<(ViewMeta, Objects)>, StoreError> {
+        Ok(self.scan_view(view)?.map(|s| (s.meta.clone(), s.objects())))
+    }
+
+    /// The view frozen at this moment: its metadata, and its objects as often as needed (an
+    /// answer that must know its size before it streams reads them twice). `None` if never
+    /// cached.
+    pub fn scan_view(&self, view: &ViewKey) -> Result<Option<ViewScan>, StoreError> {
         let key = view.encode();
         if key.len() > MAX_KEY_BYTES {
             return Ok(None); // never stored: writes refuse such keys
@@ -73,10 +100,12 @@ impl Store {
         let Some(meta) = snapshot.get(&self.tree, meta_key(&key))? else {
             return Ok(None);
         };
-        let meta = ViewMeta::decode(&meta)?;
-        let view = objects_prefix(&key);
-        let iter = Visible::new(snapshot.prefix(&self.tree, &view), meta.generation);
-        Ok(Some((meta, Objects { view, iter })))
+        Ok(Some(ViewScan {
+            meta: ViewMeta::decode(&meta)?,
+            snapshot,
+            tree: self.tree.clone(),
+            view: objects_prefix(&key),
+        }))
     }
 
     /// Like [`Store::scan`], with every object read into memory.

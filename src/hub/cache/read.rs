@@ -1,10 +1,11 @@
 //! Blocking reads behind the offline answers: a view's objects (its own, or filtered from a
-//! broader view of the same component) and one object across a component's views.
+//! broader view of the same component), lazily from one snapshot, and one object across a
+//! component's views.
 
-use super::filter::plan;
+use super::filter::{plan, Filter};
 use super::render::{object_kind, sniff};
 use crate::k8s::meta::{meta, Encoding as WireEncoding};
-use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta};
+use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta, ViewScan};
 
 /// A view's state as served offline.
 pub struct ViewData {
@@ -27,12 +28,36 @@ fn wire(e: Encoding) -> WireEncoding {
     }
 }
 
-/// The view's objects, or a broader view's filtered down to it; `None` if neither is cached.
-pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreError> {
-    if let Some((meta, mut items)) = store.list(want)? {
-        sort(&mut items);
-        let items = items.iter().map(|i| i.bytes().to_vec()).collect();
-        return Ok(Some(ViewData { meta, items }));
+/// A view as served offline, read lazily from one snapshot: its own objects, or a broader view's
+/// filtered down to it.
+pub struct Served {
+    /// The metadata of the view read (the broader one's when filtered).
+    pub meta: ViewMeta,
+    scan: ViewScan,
+    filter: Option<Filter>,
+}
+
+impl Served {
+    /// The objects, in kube-apiserver's order; every call starts over on the same snapshot.
+    pub fn items(&self) -> impl Iterator<Item = Result<StoredItem, StoreError>> + Send + 'static {
+        let filter = self.filter.clone();
+        let enc = wire(self.meta.encoding);
+        self.scan.objects().filter(move |r| match (r, &filter) {
+            (Ok(i), Some(f)) => meta_matches(enc, i.bytes(), |m| f.matches(m)),
+            _ => true,
+        })
+    }
+}
+
+/// The view, or a broader view of the same component to filter; `None` if neither is cached.
+pub fn served(store: &Store, want: &ViewKey) -> Result<Option<Served>, StoreError> {
+    if let Some(scan) = store.scan_view(want)? {
+        let meta = scan.meta.clone();
+        return Ok(Some(Served {
+            meta,
+            scan,
+            filter: None,
+        }));
     }
     if want.component.ends_with(super::table::TABLE_SUFFIX) {
         return Ok(None); // rows carry their object under `object`, and columns are per table
@@ -41,25 +66,33 @@ pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreErro
         let Some(filter) = plan(&broad, want) else {
             continue;
         };
-        let Some((meta, mut items)) = store.list(&broad)? else {
+        let Some(scan) = store.scan_view(&broad)? else {
             continue;
         };
-        sort(&mut items);
-        let enc = wire(meta.encoding);
-        let items = items
-            .iter()
-            .filter(|i| meta_matches(enc, i.bytes(), |m| filter.matches(m)))
-            .map(|i| i.bytes().to_vec())
-            .collect();
         log::info!("cache: serving {want:?} offline from the broader view {broad:?}");
-        return Ok(Some(ViewData { meta, items }));
+        let meta = scan.meta.clone();
+        return Ok(Some(Served {
+            meta,
+            scan,
+            filter: Some(filter),
+        }));
     }
     Ok(None)
 }
 
-/// kube-apiserver's order: by namespace, then name (store keys are length-prefixed).
-fn sort(items: &mut [StoredItem]) {
-    items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+/// [`served`] with every object read into memory (Tables, which are small).
+pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreError> {
+    let Some(s) = served(store, want)? else {
+        return Ok(None);
+    };
+    let items = s
+        .items()
+        .map(|r| r.map(|i| i.bytes().to_vec()))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(ViewData {
+        meta: s.meta,
+        items,
+    }))
 }
 
 fn meta_matches(
