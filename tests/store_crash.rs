@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use yurt::store::{Encoding, Event, Gvr, Item, ListMeta, Store, StoreConfig, ViewKey};
+use yurt::store::{Encoding, Event, Gvr, Item, ListMeta, Store, StoreConfig, SyncPolicy, ViewKey};
 
 const WRITER_ENV: &str = "YURT_STORE_CRASH_WRITER";
 const LIST_SIZES: [usize; 4] = [20, 120, 300, 3];
@@ -24,10 +24,18 @@ const FRESH_EVERY: u64 = 20;
 /// Index of the GET-style single-object view among [`views`].
 const OBJECT_VIEW: usize = 4;
 
+/// Set in the writer's environment when it uses the group-commit sync policy.
+const COALESCE_ENV: &str = "YURT_STORE_CRASH_COALESCE";
+
 /// The smallest memtables fjall takes, so the writer also gets killed while flushing.
 fn config() -> StoreConfig {
+    let sync = match std::env::var_os(COALESCE_ENV) {
+        Some(_) => SyncPolicy::CoalesceMs(5),
+        None => SyncPolicy::EveryBatch,
+    };
     StoreConfig {
         write_buffer_bytes: 1024 * 1024,
+        sync,
         ..StoreConfig::default()
     }
 }
@@ -243,8 +251,12 @@ enum Kill {
 }
 
 /// Runs the writer, kill -9s it as `kill` says, and returns the acks it printed.
-fn run_writer(dir: &Path, kill: Kill) -> Vec<(usize, u64)> {
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+fn run_writer(dir: &Path, kill: Kill, coalesce: bool) -> Vec<(usize, u64)> {
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    if coalesce {
+        cmd.env(COALESCE_ENV, "1");
+    }
+    let mut child = cmd
         .args([
             "crash_writer_child",
             "--exact",
@@ -376,7 +388,8 @@ fn kill_9_never_leaves_a_half_written_view() {
             0 => Kill::AfterSpawn(delay),
             _ => Kill::AfterReady(delay),
         };
-        let acks = run_writer(&dir, kill);
+        // Every other run of cycles the writer uses group commit: acknowledged still means synced.
+        let acks = run_writer(&dir, kill, (cycle / FRESH_EVERY) % 2 == 1);
         total_acks += acks.len();
         for (vi, g) in acks {
             acked[vi] = acked[vi].max(g);

@@ -17,14 +17,12 @@
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, Weak};
 
-use fjall::Readable;
-
 use super::apply::{Event, Item};
 use super::codec::{is_tombstone, object_rv, OBJECT_HEADER};
 use super::db::Writer;
 use super::key::{object_key, objects_prefix, pending_key, split_object_key};
 use super::listwriter::ListWriter;
-use super::visible::{Grouped, Versions, Visible};
+use super::visible::{Grouped, Versions};
 use super::write::checked_key;
 use super::{Store, StoreError, ViewKey};
 
@@ -160,7 +158,7 @@ impl Store {
         let generation = committed + 1;
         let mut b = self.chunk_batch();
         b.insert(&self.tree, pending_key(&key), generation.to_be_bytes());
-        self.commit(b)?;
+        self.commit_chunk(b)?;
         let token = Arc::new(());
         w.active.insert(
             key.clone(),
@@ -172,11 +170,7 @@ impl Store {
             },
         );
         drop(w);
-        let snapshot = self.snapshot();
-        let old = Visible::new(snapshot.prefix(&self.tree, &objs), committed);
-        Ok(ListWriter::new(
-            view, key, generation, base, snapshot, old, token,
-        ))
+        Ok(ListWriter::new(view, key, generation, base, token))
     }
 
     /// Deletes every version above `committed` under `objs` (a crashed or given-up LIST's).
@@ -189,11 +183,11 @@ impl Store {
                 b.remove(&self.tree, k);
                 n += 1;
                 if n % 4096 == 0 {
-                    self.commit(std::mem::replace(&mut b, self.chunk_batch()))?;
+                    self.commit_chunk(std::mem::replace(&mut b, self.chunk_batch()))?;
                 }
             }
         }
-        self.commit(b)
+        self.commit_chunk(b)
     }
 
     /// If the view's LIST writer went away unfinished: purge its versions, apply the events it
@@ -210,7 +204,7 @@ impl Store {
         self.purge_above(&objects_prefix(key), committed)?;
         let mut b = self.chunk_batch();
         b.remove(&self.tree, pending_key(key));
-        self.commit(b)?;
+        self.commit_chunk(b)?;
         self.apply_deferred(w, key, &active.deferred)
     }
 
@@ -293,7 +287,7 @@ impl Store {
                     break;
                 }
             }
-            self.commit(b)?;
+            self.commit_chunk(b)?;
             drop(w);
             match resume {
                 Some(n) => from = n,
@@ -315,7 +309,7 @@ fn successor(key: &[u8]) -> Vec<u8> {
 }
 
 /// The smallest key after every key starting with `prefix` (`None`: no such key).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use fjall::{Iter, OwnedWriteBatch, Readable, Snapshot};
+use fjall::{Iter, OwnedWriteBatch};
 
 use super::apply::{self, Change, Event, Item};
 use super::codec::{encode_object, is_tombstone, object_rv, OBJECT_HEADER, TOMBSTONE};
@@ -11,6 +11,7 @@ use super::db::{unix_now, Writer};
 use super::key::{
     member_key, meta_key, object_key, objects_prefix, pending_key, GENERATION_BYTES, MAX_KEY_BYTES,
 };
+use super::list::prefix_end;
 use super::list::{state, Active, Deferred};
 use super::visible::{member_of, Grouped, Record, Visible};
 use super::write::{Committed, ListMeta};
@@ -27,9 +28,12 @@ pub struct ListWriter {
     objs: Vec<u8>,
     generation: u64,
     base: Option<ViewMeta>,
-    snapshot: Snapshot,
-    /// The committed objects at the start, walked in step with the pushed ones.
-    old: Visible<Iter>,
+    /// The committed objects, walked in step with the pushed ones. The committed generation
+    /// does not change while a LIST is written (events wait, GC cancels), so the walk reads
+    /// the live tree: a snapshot held for the whole LIST would pin every memtable written
+    /// meanwhile. The iterator lives for one `push`; `resume` is where the next one starts.
+    old: Option<Visible<Iter>>,
+    resume: Option<Vec<u8>>,
     next_old: Option<Record>,
     last: Option<Vec<u8>>,
     count: u64,
@@ -48,18 +52,17 @@ impl ListWriter {
         key: Vec<u8>,
         generation: u64,
         base: Option<ViewMeta>,
-        snapshot: Snapshot,
-        old: Visible<Iter>,
         token: Arc<()>,
     ) -> ListWriter {
+        let objs = objects_prefix(&key);
         ListWriter {
             view: view.clone(),
-            objs: objects_prefix(&key),
+            resume: base.as_ref().map(|_| objs.clone()),
+            objs,
             key,
             generation,
             base,
-            snapshot,
-            old,
+            old: None,
             next_old: None,
             last: None,
             count: 0,
@@ -96,6 +99,7 @@ impl ListWriter {
             return Err(given_up());
         }
         let r = self.push_all(store, items);
+        self.old = None; // see `old`
         if r.is_err() {
             self.give_up(store);
         }
@@ -124,17 +128,19 @@ impl ListWriter {
                 self.in_order(store, &mut b, &m, item)?;
                 self.last = Some(m);
             } else {
-                store.commit(std::mem::replace(&mut b, store.chunk_batch()))?;
+                store.commit_chunk(std::mem::replace(&mut b, store.chunk_batch()))?;
                 self.out_of_order(store, &mut b, &m, item)?;
             }
             if gathered >= CHUNK_BYTES {
                 self.admit(store)?;
-                store.commit(std::mem::replace(&mut b, store.chunk_batch()))?;
+                store.wait_for_flushes()?;
+                store.commit_chunk(std::mem::replace(&mut b, store.chunk_batch()))?;
                 gathered = 0;
             }
         }
         self.admit(store)?;
-        store.commit(b)
+        store.wait_for_flushes()?;
+        store.commit_chunk(b)
     }
 
     fn admit(&self, store: &Store) -> Result<(), StoreError> {
@@ -143,11 +149,33 @@ impl ListWriter {
     }
 
     /// The next committed object not yet walked past (a cheap clone: slices share memory).
-    fn peek_old(&mut self) -> Result<Option<Record>, StoreError> {
+    fn peek_old(&mut self, store: &Store) -> Result<Option<Record>, StoreError> {
+        if self.next_old.is_some() {
+            return Ok(self.next_old.clone());
+        }
+        let Some(from) = &self.resume else {
+            return Ok(None);
+        };
+        if self.old.is_none() {
+            let range = match prefix_end(&self.objs) {
+                Some(end) => store.tree.range(from.clone()..end),
+                None => store.tree.range(from.clone()..),
+            };
+            self.old = Some(Visible::new(range, self.base_generation()));
+        }
+        self.next_old = self.old.as_mut().and_then(Iterator::next).transpose()?;
         if self.next_old.is_none() {
-            self.next_old = self.old.next().transpose()?;
+            self.resume = None;
         }
         Ok(self.next_old.clone())
+    }
+
+    /// The peeked committed object is walked past.
+    fn walked(&mut self) -> Result<(), StoreError> {
+        if let Some((k, _)) = self.next_old.take() {
+            self.resume = prefix_end(member_of(&k)?);
+        }
+        Ok(())
     }
 
     fn put(&mut self, store: &Store, b: &mut OwnedWriteBatch, member: &[u8], item: &Item<'_>) {
@@ -168,18 +196,18 @@ impl ListWriter {
         item: &Item<'_>,
     ) -> Result<(), StoreError> {
         let generation = self.generation;
-        while let Some((ok, ov)) = self.peek_old()? {
+        while let Some((ok, ov)) = self.peek_old(store)? {
             let om = member_of(&ok)?;
             match om.cmp(m) {
                 Ordering::Less => {
                     b.insert(&store.tree, object_key(om, generation), TOMBSTONE);
                     self.shadowed = true;
-                    self.next_old = None;
+                    self.walked()?;
                 }
                 Ordering::Equal => {
                     let same = object_rv(&ov)? == item.resource_version
                         && ov.get(OBJECT_HEADER..) == Some(item.bytes);
-                    self.next_old = None;
+                    self.walked()?;
                     if !same {
                         self.put(store, b, m, item);
                         self.shadowed = true;
@@ -224,9 +252,7 @@ impl ListWriter {
                 None => return Ok(()),
             },
             None => {
-                let old = Grouped::new(self.snapshot.prefix(&store.tree, m))
-                    .next()
-                    .transpose()?;
+                let old = Grouped::new(store.tree.prefix(m)).next().transpose()?;
                 match old.as_ref().and_then(|g| g.visible(self.base_generation())) {
                     // Matched unchanged before: pushed twice.
                     Some((_, ov)) => match newer(ov)? {
@@ -266,20 +292,21 @@ impl ListWriter {
     fn commit(&mut self, store: &Store, meta: &ListMeta) -> Result<Committed, StoreError> {
         let mut b = store.chunk_batch();
         let mut n = 0;
-        while let Some((ok, _)) = self.peek_old()? {
+        while let Some((ok, _)) = self.peek_old(store)? {
             b.insert(
                 &store.tree,
                 object_key(member_of(&ok)?, self.generation),
                 TOMBSTONE,
             );
-            self.next_old = None;
+            self.walked()?;
             self.shadowed = true;
             n += 1;
             if n % 4096 == 0 {
-                store.commit(std::mem::replace(&mut b, store.chunk_batch()))?;
+                store.commit_chunk(std::mem::replace(&mut b, store.chunk_batch()))?;
             }
         }
-        store.commit(b)?;
+        store.commit_chunk(b)?;
+        self.old = None;
         let mut w = store.lock();
         let Some(active) = w.active.remove(&self.key) else {
             return Err(given_up());
@@ -374,7 +401,7 @@ impl ListWriter {
         store.purge_above(&self.objs, committed)?;
         let mut b = store.chunk_batch();
         b.remove(&store.tree, pending_key(&self.key));
-        store.commit(b)?;
+        store.commit_chunk(b)?;
         store.apply_deferred(w, &self.key, &active.deferred)
     }
 
