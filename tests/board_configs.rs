@@ -2,6 +2,8 @@
 //! and its values are sane for the board (known target, real CPU name, memory sized to the RAM).
 //! Schema and the reasons behind each limit: `board-configs/README.md`.
 
+#![cfg(feature = "edge")]
+
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -201,17 +203,37 @@ fn validate(b: &Board, dir_name: &str, targets: &BTreeSet<String>) -> Vec<String
         hub.block_cache_mib >= 1,
         "block_cache_mib must be >= 1".into(),
     );
-    // fjall panics on a write buffer under 1 MiB and on a journal budget under 24 MiB.
+    // The store refuses a write buffer under 1 MiB, and fjall 3 panics on a journal budget
+    // under 64 MiB (it rotates its journal at 64 MB whatever the budget).
     check(
         hub.memtable_mib >= 1,
-        "memtable_mib must be >= 1 (fjall minimum)".into(),
+        "memtable_mib must be >= 1 (store minimum)".into(),
     );
     check(
-        (24..=512).contains(&hub.journal_mib),
+        (64..=512).contains(&hub.journal_mib),
         format!(
-            "journal_mib {} outside 24..=512 (fjall minimum 24)",
+            "journal_mib {} outside 64..=512 (fjall minimum 64)",
             hub.journal_mib
         ),
+    );
+    // The hub gets these values as flags (images/board-env); the store must take them.
+    let mut store = yurt::store::StoreConfig::default();
+    let flags = yurt::hub::cache::config::StoreFlags {
+        block_cache_mib: Some(hub.block_cache_mib),
+        memtable_mib: Some(hub.memtable_mib),
+        journal_mib: Some(hub.journal_mib),
+        sync: Some(match hub.sync {
+            Sync::EachBatch => "each-batch".into(),
+            Sync::Coalesce => "coalesce".into(),
+        }),
+        sync_coalesce_ms: (hub.sync == Sync::Coalesce).then_some(hub.sync_coalesce_ms),
+    };
+    let taken = flags
+        .apply(&mut store)
+        .and_then(|()| store.validate().map_err(|e| e.to_string()));
+    check(
+        taken.is_ok(),
+        format!("the hub refuses the [hub] values: {taken:?}"),
     );
     check(
         hub.journal_mib >= 2 * hub.memtable_mib,
@@ -393,7 +415,7 @@ fn unknown_fields_and_bad_sizes_are_rejected() {
     assert!(validate(&b, "rpi4", &targets)
         .iter()
         .any(|e| e.contains("RAM/16")));
-    let small_journal = good.replace("journal_mib = 32", "journal_mib = 8");
+    let small_journal = good.replace("journal_mib = 64", "journal_mib = 32");
     let b: Board = toml::from_str(&small_journal).expect("parses");
     assert!(validate(&b, "rpi4", &targets)
         .iter()
