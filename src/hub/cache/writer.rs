@@ -10,7 +10,7 @@ use std::sync::Arc;
 use smol::channel::Receiver;
 
 use super::decode::{self, store_encoding, OwnedItem};
-use super::tee::{Msg, TEE_FRAMES};
+use super::tee::{Msg, TEE_FRAMES, TEE_LIST_FRAMES};
 use super::watch::{Step, Watcher};
 use super::{Cache, Kind, Target};
 use crate::k8s::list_stream::{ListHead, ListScanner, Step as Piece};
@@ -23,7 +23,11 @@ const PUSH_BYTES: usize = 256 * 1024;
 
 /// Starts the writer of one response; returns the tee's end of the channel.
 pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> smol::channel::Sender<Msg> {
-    let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
+    let frames = match target.kind {
+        Kind::Watch { .. } => TEE_FRAMES,
+        _ => TEE_LIST_FRAMES,
+    };
+    let (tx, rx) = smol::channel::bounded(frames);
     smol::spawn(async move {
         match target.kind {
             Kind::Get | Kind::Table => snapshot(cache, target, enc, rx).await,
