@@ -11,9 +11,9 @@ const MIB: u64 = 1024 * 1024;
 
 /// Block cache default: 1 MiB.
 pub const DEFAULT_BLOCK_CACHE_BYTES: u64 = MIB;
-/// Memtables (write buffers) default: 2 MiB in total: two memtables of half that, one filling
+/// Memtables (write buffers) default: 1 MiB in total: two memtables of half that, one filling
 /// while the other flushes; a LIST waits for the flush rather than growing past it.
-pub const DEFAULT_WRITE_BUFFER_BYTES: u64 = 2 * MIB;
+pub const DEFAULT_WRITE_BUFFER_BYTES: u64 = MIB;
 /// Journal cap default: 64 MiB, the smallest fjall 3 accepts. The journal is rotated whenever
 /// memtables are flushed, so with 4 MiB of memtables it stays far below this in practice.
 pub const DEFAULT_MAX_JOURNAL_BYTES: u64 = 64 * MIB;
@@ -45,7 +45,7 @@ pub enum SyncPolicy {
 pub struct StoreConfig {
     /// fjall block cache, bytes (default [`DEFAULT_BLOCK_CACHE_BYTES`], 1 MiB).
     pub block_cache_bytes: u64,
-    /// Memtables in total, bytes (default [`DEFAULT_WRITE_BUFFER_BYTES`], 4 MiB; at least 1 MiB).
+    /// Memtables in total, bytes (default [`DEFAULT_WRITE_BUFFER_BYTES`], 1 MiB; at least 1 MiB).
     pub write_buffer_bytes: u64,
     /// Journal cap, bytes (default and minimum [`DEFAULT_MAX_JOURNAL_BYTES`], 64 MiB).
     pub max_journal_bytes: u64,

@@ -6,6 +6,7 @@
 //! whatever the size of the list. GETs and Tables are small: whole body, then one commit.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use smol::channel::Receiver;
 
@@ -20,6 +21,9 @@ use crate::store::{Item, ListMeta, ListWriter, StoreError};
 
 /// Bytes of decoded objects handed to the store at once.
 const PUSH_BYTES: usize = 256 * 1024;
+/// How long a watch's writer lets the rest of a burst arrive before writing: events that come
+/// together become one batch and one sync, not one each (flash wear). Only the cache waits.
+const COALESCE: Duration = Duration::from_millis(20);
 
 /// Starts the writer of one response; returns the tee's end of the channel.
 pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> smol::channel::Sender<Msg> {
@@ -230,13 +234,16 @@ fn split(
     Ok(())
 }
 
-/// WATCH: decode as frames come, one batch per group of frames available together; a
+/// WATCH: decode as frames come, one batch per burst (frames arriving within [`COALESCE`]); a
 /// WatchList's initial events stream into a new snapshot committed at their bookmark.
 async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx: Receiver<Msg>) {
     let mut w = Watcher::new(enc, list);
     let target = Arc::new(target);
     let mut snapshot: Option<ListWriter> = None;
     while let Ok(msg) = rx.recv().await {
+        if matches!(msg, Msg::Data(_)) {
+            smol::Timer::after(COALESCE).await;
+        }
         let mut msgs = vec![msg];
         while let Ok(m) = rx.try_recv() {
             msgs.push(m);
