@@ -56,6 +56,19 @@ pub fn table(o: &Opts, columns: &[(String, Vec<Figures>)]) -> String {
             "< 200 ms",
         ),
         (
+            "the same, the cache's files evicted from the page cache first (as after a reboot)"
+                .into(),
+            Box::new(|c| {
+                format!(
+                    "{:.0} ms ({:.0}–{:.0})",
+                    m(c, |f| f.cold_evicted.0),
+                    m(c, |f| f.cold_evicted.1),
+                    m(c, |f| f.cold_evicted.2)
+                )
+            }),
+            "< 200 ms",
+        ),
+        (
             format!(
                 "bytes written per watch event, one at a time ({} events)",
                 o.events

@@ -43,6 +43,9 @@ pub struct Figures {
     pub cold_rss: (f64, f64),
 }
 
+/// p50, min, max (ms).
+type Spread = (f64, f64, f64);
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -296,12 +299,7 @@ fn upstream(work: &Path, url: &str) -> Res<Conn<Tls>> {
 /// of a complete offline LIST (`evict`: the cache's files dropped from the page cache first, as
 /// after a reboot). Returns (p50, min, max) and the last hub's (VmRSS, VmHWM) after five more
 /// LISTs.
-fn cold_starts(
-    o: &Opts,
-    hub: &Path,
-    cache: &Path,
-    evict: bool,
-) -> Res<((f64, f64, f64), (f64, f64))> {
+fn cold_starts(o: &Opts, hub: &Path, cache: &Path, evict: bool) -> Res<(Spread, (f64, f64))> {
     let dead = format!("https://127.0.0.1:{}", procs::free_port()?);
     let mut times = Vec::new();
     let mut mem = (0.0, 0.0);

@@ -110,38 +110,6 @@ pub fn sandbox(d: &ApiDouble, node_name: &str) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sandbox_has_what_the_hub_tests_expect() {
-        let d = ApiDouble::sandbox("edge-1");
-        let pods = d.list("/api/v1/pods").expect("pods");
-        let on_node = pods
-            .iter()
-            .filter(|p| p["spec"]["nodeName"] == "edge-1")
-            .count();
-        assert_eq!((pods.len(), on_node), (4, 3));
-        assert!(pods
-            .iter()
-            .any(|p| p["metadata"]["namespace"] == "kube-system"
-                && p["spec"]["nodeName"] == "edge-1"));
-        assert_eq!(d.list("/api/v1/namespaces").expect("ns").len(), 2);
-        let node = d.get("/api/v1/nodes/edge-1").expect("node");
-        assert_eq!(node["status"]["conditions"][0]["type"], "Ready");
-        assert_eq!(
-            node["metadata"]["labels"]["kubernetes.io/hostname"],
-            "edge-1"
-        );
-        assert!(d
-            .get("/api/v1/namespaces/default/services/kubernetes")
-            .is_some());
-        assert_eq!(d.list("/api/v1/configmaps").expect("cm").len(), 1);
-        assert!(d.resource_version() > 10);
-    }
-}
-
 /// Adds `n` pods `pod-1`..`pod-n` in namespace default on `node` (benchmarks, big lists), each
 /// padded to about `bytes` bytes of JSON when `bytes` is above its natural size.
 pub fn pods(d: &ApiDouble, node: &str, n: usize, bytes: usize) {
@@ -177,4 +145,36 @@ pub fn filler(len: usize, seed: u64) -> String {
             char::from(b"0123456789abcdef"[(x % 16) as usize])
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_has_what_the_hub_tests_expect() {
+        let d = ApiDouble::sandbox("edge-1");
+        let pods = d.list("/api/v1/pods").expect("pods");
+        let on_node = pods
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == "edge-1")
+            .count();
+        assert_eq!((pods.len(), on_node), (4, 3));
+        assert!(pods
+            .iter()
+            .any(|p| p["metadata"]["namespace"] == "kube-system"
+                && p["spec"]["nodeName"] == "edge-1"));
+        assert_eq!(d.list("/api/v1/namespaces").expect("ns").len(), 2);
+        let node = d.get("/api/v1/nodes/edge-1").expect("node");
+        assert_eq!(node["status"]["conditions"][0]["type"], "Ready");
+        assert_eq!(
+            node["metadata"]["labels"]["kubernetes.io/hostname"],
+            "edge-1"
+        );
+        assert!(d
+            .get("/api/v1/namespaces/default/services/kubernetes")
+            .is_some());
+        assert_eq!(d.list("/api/v1/configmaps").expect("cm").len(), 1);
+        assert!(d.resource_version() > 10);
+    }
 }

@@ -58,8 +58,9 @@ pub struct HubArgs {
     /// kubelet,kube-proxy,flanneld,coredns,yurthub,yurt-tunnel-agent)
     #[argh(option, default = "String::from(super::cache::config::DEFAULT_AGENTS)")]
     pub cache_agents: String,
-    /// JSON file with cache store sizes (block_cache_bytes, write_buffer_bytes, max_journal_bytes,
-    /// worker_threads, sync, max_cache_bytes); unset fields keep the board defaults
+    /// JSON file with cache store settings (block_cache_bytes, write_buffer_bytes,
+    /// max_journal_bytes, worker_threads, sync: "every_batch" or {"coalesce_ms": N},
+    /// max_cache_bytes); unset fields keep the defaults, the --cache-* flags below override it
     #[argh(option)]
     pub cache_config: Option<PathBuf>,
     /// size limit of cached object bytes (default 256 MiB)
