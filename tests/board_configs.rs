@@ -2,6 +2,8 @@
 //! and its values are sane for the board (known target, real CPU name, memory sized to the RAM).
 //! Schema and the reasons behind each limit: `board-configs/README.md`.
 
+#![cfg(feature = "edge")]
+
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -205,7 +207,7 @@ fn validate(b: &Board, dir_name: &str, targets: &BTreeSet<String>) -> Vec<String
     // --cache-config refuses both first).
     check(
         hub.memtable_mib >= 1,
-        "memtable_mib must be >= 1 (fjall minimum)".into(),
+        "memtable_mib must be >= 1 (store minimum)".into(),
     );
     check(
         (64..=512).contains(&hub.journal_mib),
@@ -213,6 +215,25 @@ fn validate(b: &Board, dir_name: &str, targets: &BTreeSet<String>) -> Vec<String
             "journal_mib {} outside 64..=512 (fjall 3 minimum 64)",
             hub.journal_mib
         ),
+    );
+    // The hub gets these values as flags (images/board-env); the store must take them.
+    let mut store = yurt::store::StoreConfig::default();
+    let flags = yurt::hub::cache::config::StoreFlags {
+        block_cache_mib: Some(hub.block_cache_mib),
+        memtable_mib: Some(hub.memtable_mib),
+        journal_mib: Some(hub.journal_mib),
+        sync: Some(match hub.sync {
+            Sync::EachBatch => "each-batch".into(),
+            Sync::Coalesce => "coalesce".into(),
+        }),
+        sync_coalesce_ms: (hub.sync == Sync::Coalesce).then_some(hub.sync_coalesce_ms),
+    };
+    let taken = flags
+        .apply(&mut store)
+        .and_then(|()| store.validate().map_err(|e| e.to_string()));
+    check(
+        taken.is_ok(),
+        format!("the hub refuses the [hub] values: {taken:?}"),
     );
     check(
         hub.journal_mib >= 2 * hub.memtable_mib,

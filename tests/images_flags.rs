@@ -192,7 +192,7 @@ fn every_board_cache_config_resolves_in_the_hub_with_the_board_numbers() {
             u64::try_from(hub["sync_coalesce_ms"].as_integer().expect("ms")).expect("ms");
         let sync = match hub["sync"].as_str().expect("sync") {
             "each-batch" => SyncPolicy::EveryBatch,
-            "coalesce" => SyncPolicy::IntervalMs(coalesce),
+            "coalesce" => SyncPolicy::CoalesceMs(coalesce),
             other => panic!("{board}: sync {other}"),
         };
         let want = StoreConfig {
@@ -269,12 +269,12 @@ fn a_started_hub_reports_the_board_tuning_it_was_given() {
         .iter()
         .find(|l| l.contains("cache in "))
         .unwrap_or_else(|| panic!("no cache line in {lines:?}"));
-    // rpi4: 8 MiB block cache, 4 MiB memtables, 64 MiB journal, 50 ms interval sync.
+    // rpi4: 8 MiB block cache, 4 MiB memtables, 64 MiB journal, 50 ms group commit.
     for want in [
         "block_cache_bytes: 8388608",
         "write_buffer_bytes: 4194304",
         "max_journal_bytes: 67108864",
-        "sync: IntervalMs(50)",
+        "sync: CoalesceMs(50)",
     ] {
         assert!(opened.contains(want), "{want} not in {opened}");
     }

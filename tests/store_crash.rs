@@ -1,5 +1,5 @@
-//! kill -9 during a stream of relists and watch-event bursts: after every restart each view is
-//! its old or its new complete state, every object's bytes are intact, nothing acknowledged is
+//! kill -9 during a stream of relists (whole, and streamed in chunks) and watch-event bursts:
+//! after every restart each view is its old or its new complete state, every object's bytes are intact, nothing acknowledged is
 //! lost, and the store keeps working.
 //!
 //! The writer is this test binary run again with `YURT_STORE_CRASH_WRITER=<dir>` (test
@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use yurt::store::{Encoding, Event, Gvr, Item, ListMeta, Store, StoreConfig, ViewKey};
+use yurt::store::{Encoding, Event, Gvr, Item, ListMeta, Store, StoreConfig, SyncPolicy, ViewKey};
 
 const WRITER_ENV: &str = "YURT_STORE_CRASH_WRITER";
 const LIST_SIZES: [usize; 4] = [20, 120, 300, 3];
@@ -24,10 +24,18 @@ const FRESH_EVERY: u64 = 20;
 /// Index of the GET-style single-object view among [`views`].
 const OBJECT_VIEW: usize = 4;
 
+/// Set in the writer's environment when it uses the group-commit sync policy.
+const COALESCE_ENV: &str = "YURT_STORE_CRASH_COALESCE";
+
 /// The smallest memtables fjall takes, so the writer also gets killed while flushing.
 fn config() -> StoreConfig {
+    let sync = match std::env::var_os(COALESCE_ENV) {
+        Some(_) => SyncPolicy::CoalesceMs(5),
+        None => SyncPolicy::EveryBatch,
+    };
     StoreConfig {
         write_buffer_bytes: 1024 * 1024,
+        sync,
         ..StoreConfig::default()
     }
 }
@@ -152,11 +160,21 @@ fn step(store: &Store, key: &ViewKey, vi: usize, g: u64) {
             .expect("put_object");
         return;
     }
-    if !is_burst(vi, g) {
+    if !is_burst(vi, g) && g % 2 == 0 {
         let items: Vec<Item> = objects.iter().map(item).collect();
         store
             .commit_list(key, &meta(g), &items)
             .expect("commit_list");
+        return;
+    }
+    if !is_burst(vi, g) {
+        // Streamed in small pushes, so kills land between the chunks of one LIST too.
+        let mut list = store.begin_list(key).expect("begin_list");
+        for chunk in objects.chunks(16) {
+            let items: Vec<Item> = chunk.iter().map(item).collect();
+            list.push(store, &items).expect("push");
+        }
+        list.finish(store, &meta(g)).expect("finish");
         return;
     }
     let n = list_size(g - 1);
@@ -233,8 +251,12 @@ enum Kill {
 }
 
 /// Runs the writer, kill -9s it as `kill` says, and returns the acks it printed.
-fn run_writer(dir: &Path, kill: Kill) -> Vec<(usize, u64)> {
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+fn run_writer(dir: &Path, kill: Kill, coalesce: bool) -> Vec<(usize, u64)> {
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    if coalesce {
+        cmd.env(COALESCE_ENV, "1");
+    }
+    let mut child = cmd
         .args([
             "crash_writer_child",
             "--exact",
@@ -366,7 +388,8 @@ fn kill_9_never_leaves_a_half_written_view() {
             0 => Kill::AfterSpawn(delay),
             _ => Kill::AfterReady(delay),
         };
-        let acks = run_writer(&dir, kill);
+        // Every other run of cycles the writer uses group commit: acknowledged still means synced.
+        let acks = run_writer(&dir, kill, (cycle / FRESH_EVERY) % 2 == 1);
         total_acks += acks.len();
         for (vi, g) in acks {
             acked[vi] = acked[vi].max(g);

@@ -466,10 +466,10 @@ fn a_second_open_of_the_same_cache_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn interval_sync_keeps_data_across_reopen() {
-    let dir = TempDir::new("interval");
+fn coalesced_sync_keeps_data_across_reopen() {
+    let dir = TempDir::new("coalesce");
     let cfg = StoreConfig {
-        sync: SyncPolicy::IntervalMs(20),
+        sync: SyncPolicy::CoalesceMs(20),
         ..StoreConfig::default()
     };
     let v = view("kubelet", "", "");
@@ -478,10 +478,29 @@ fn interval_sync_keeps_data_across_reopen() {
         store
             .commit_list(&v, &meta(2), &[item("a", 2, b"a2")])
             .expect("commit");
-        std::thread::sleep(std::time::Duration::from_millis(60));
+        // Many threads committing at once share syncs, and each returns only once synced.
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (store, v) = (&store, &v);
+                s.spawn(move || {
+                    for n in 0..5 {
+                        let rv = 3 + t * 5 + n;
+                        let e = [Event::Bookmark {
+                            resource_version: rv,
+                        }];
+                        store.apply(v, &e).expect("apply");
+                    }
+                });
+            }
+        });
     }
     let store = Store::open(&dir.0, &cfg).expect("reopen");
     assert_eq!(contents(&store, &v), vec![row("a", 2, b"a2")]);
+    let (m, _) = store.list(&v).expect("list").expect("cached");
+    assert_eq!(
+        m.resource_version, 22,
+        "every acknowledged bookmark survived"
+    );
 }
 
 #[test]

@@ -29,6 +29,10 @@ pub struct ApiDoubleArgs {
     /// extra pods pod-1..pod-N in namespace default on --node-name, on top of the seed (default 0)
     #[argh(option, default = "0")]
     pub pods: usize,
+    /// pad each of the --pods pods to about this many bytes of JSON with an annotation of
+    /// incompressible text (benchmarks; default 0 = no padding)
+    #[argh(option, default = "0")]
+    pub pod_bytes: usize,
     /// serve plain HTTP instead of TLS
     #[argh(switch)]
     pub plain: bool,
@@ -101,7 +105,7 @@ fn run(args: ApiDoubleArgs) -> Result<(), String> {
         "empty" => ApiDouble::new(),
         other => return Err(format!("--seed must be sandbox or empty, not {other:?}")),
     };
-    super::seed::pods(&double, &args.node_name, args.pods);
+    super::seed::pods(&double, &args.node_name, args.pods, args.pod_bytes);
     double.set_protobuf(!args.no_protobuf);
     let pki = match (&args.pki_dir, args.plain) {
         (Some(dir), _) => Some((dir.clone(), load_or_create(dir)?)),

@@ -110,6 +110,43 @@ pub fn sandbox(d: &ApiDouble, node_name: &str) {
     );
 }
 
+/// Adds `n` pods `pod-1`..`pod-n` in namespace default on `node` (benchmarks, big lists), each
+/// padded to about `bytes` bytes of JSON when `bytes` is above its natural size.
+pub fn pods(d: &ApiDouble, node: &str, n: usize, bytes: usize) {
+    for i in 1..=n {
+        let ip = format!("10.244.{}.{}", i / 250, i % 250 + 1);
+        let mut p = pod(&format!("pod-{i}"), "default", node, "bench", &ip);
+        pad(&mut p, bytes, i as u64);
+        must(d, "/api/v1/namespaces/default/pods", p);
+    }
+}
+
+/// Annotation that carries the padding of benchmark pods.
+pub const PAD_ANNOTATION: &str = "bench.yurt.io/pad";
+
+/// Grows `obj` to about `bytes` bytes of JSON (plus what the double adds: uid, resourceVersion,
+/// creationTimestamp) with an annotation of pseudo-random hex, which lz4 cannot shrink.
+pub fn pad(obj: &mut Value, bytes: usize, seed: u64) {
+    let have = obj.to_string().len() + PAD_ANNOTATION.len() + 20;
+    if bytes <= have {
+        return;
+    }
+    obj["metadata"]["annotations"][PAD_ANNOTATION] = Value::String(filler(bytes - have, seed));
+}
+
+/// `len` hex digits from a xorshift generator seeded with `seed`.
+pub fn filler(len: usize, seed: u64) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"0123456789abcdef"[(x % 16) as usize])
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,17 +176,5 @@ mod tests {
             .is_some());
         assert_eq!(d.list("/api/v1/configmaps").expect("cm").len(), 1);
         assert!(d.resource_version() > 10);
-    }
-}
-
-/// Adds `n` pods `pod-1`..`pod-n` in namespace default on `node` (benchmarks, big lists).
-pub fn pods(d: &ApiDouble, node: &str, n: usize) {
-    for i in 1..=n {
-        let ip = format!("10.244.{}.{}", i / 250, i % 250 + 1);
-        must(
-            d,
-            "/api/v1/namespaces/default/pods",
-            pod(&format!("pod-{i}"), "default", node, "bench", &ip),
-        );
     }
 }

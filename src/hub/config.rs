@@ -58,13 +58,31 @@ pub struct HubArgs {
     /// kubelet,kube-proxy,flanneld,coredns,yurthub,yurt-tunnel-agent)
     #[argh(option, default = "String::from(super::cache::config::DEFAULT_AGENTS)")]
     pub cache_agents: String,
-    /// JSON file with cache store sizes (block_cache_bytes, write_buffer_bytes, max_journal_bytes,
-    /// worker_threads, sync, max_cache_bytes); unset fields keep the board defaults
+    /// JSON file with cache store settings (block_cache_bytes, write_buffer_bytes,
+    /// max_journal_bytes, worker_threads, sync: "every_batch" or {"coalesce_ms": N},
+    /// max_cache_bytes); unset fields keep the defaults, the --cache-* flags below override it
     #[argh(option)]
     pub cache_config: Option<PathBuf>,
     /// size limit of cached object bytes (default 256 MiB)
     #[argh(option)]
     pub cache_max_bytes: Option<u64>,
+    /// fjall block cache in MiB (default 1; board configs: block_cache_mib)
+    #[argh(option)]
+    pub cache_block_cache_mib: Option<u64>,
+    /// fjall memtables in MiB, in total (default 1; board configs: memtable_mib)
+    #[argh(option)]
+    pub cache_memtable_mib: Option<u64>,
+    /// fjall journal budget in MiB, at least 64 (default 64; board configs: journal_mib)
+    #[argh(option)]
+    pub cache_journal_mib: Option<u64>,
+    /// when cache writes reach the medium: each-batch (default: fsync every LIST and event
+    /// batch) or coalesce (batches within --cache-sync-coalesce-ms share one fsync; each still
+    /// waits for it)
+    #[argh(option)]
+    pub cache_sync: Option<String>,
+    /// coalescing window of --cache-sync coalesce, 1 to 1000 ms (default 50)
+    #[argh(option)]
+    pub cache_sync_coalesce_ms: Option<u64>,
     /// seconds in-flight requests get to finish after SIGTERM (default 5)
     #[argh(option, default = "5")]
     pub shutdown_grace_seconds: u64,
@@ -211,13 +229,25 @@ impl HubArgs {
 impl HubArgs {
     /// The cache section: `--disk-cache-path`, `--cache-agents`, `--cache-config`, `--cache-max-bytes`.
     pub fn resolve_cache(&self) -> Result<super::cache::CacheConfig, ConfigError> {
-        super::cache::CacheConfig::resolve(
+        let mut c = super::cache::CacheConfig::resolve(
             &self.disk_cache_path,
             &self.cache_agents,
             self.cache_config.as_deref(),
             self.cache_max_bytes,
         )
-        .map_err(ConfigError::Invalid)
+        .map_err(ConfigError::Invalid)?;
+        let flags = super::cache::config::StoreFlags {
+            block_cache_mib: self.cache_block_cache_mib,
+            memtable_mib: self.cache_memtable_mib,
+            journal_mib: self.cache_journal_mib,
+            sync: self.cache_sync.clone(),
+            sync_coalesce_ms: self.cache_sync_coalesce_ms,
+        };
+        flags.apply(&mut c.store).map_err(ConfigError::Invalid)?;
+        c.store
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        Ok(c)
     }
 }
 

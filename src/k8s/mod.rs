@@ -2,6 +2,7 @@
 
 pub mod decode_error;
 pub mod json;
+pub mod list_stream;
 pub mod meta;
 pub mod pb;
 pub mod request_info;

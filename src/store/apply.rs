@@ -179,6 +179,7 @@ mod tests {
             bytes: 3,
             committed_at: 0,
             updated_at: 0,
+            generation: 1,
         }
     }
 

@@ -5,7 +5,12 @@
 
 use super::StoreError;
 
+/// First byte of a stored object.
 const VALUE_FORMAT: u8 = 1;
+/// First byte of a view's metadata (2: with its generation).
+const META_FORMAT: u8 = 2;
+/// The whole value of a deletion recorded by a LIST still being written (`list.rs`).
+pub(crate) const TOMBSTONE: &[u8] = &[0];
 /// Bytes before the object's own bytes in a stored object value.
 pub(crate) const OBJECT_HEADER: usize = 9;
 
@@ -37,6 +42,9 @@ pub struct ViewMeta {
     pub committed_at: u64,
     /// Unix seconds of the last write of any kind (snapshot or events).
     pub updated_at: u64,
+    /// Generation of the committed snapshot: object versions above it belong to a LIST still
+    /// being written and are not part of the view (`list.rs`).
+    pub(crate) generation: u64,
 }
 
 impl Encoding {
@@ -59,13 +67,14 @@ impl Encoding {
 impl ViewMeta {
     /// The stored form.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = vec![VALUE_FORMAT, self.encoding.tag()];
+        let mut out = vec![META_FORMAT, self.encoding.tag()];
         for n in [
             self.resource_version,
             self.count,
             self.bytes,
             self.committed_at,
             self.updated_at,
+            self.generation,
         ] {
             out.extend_from_slice(&n.to_be_bytes());
         }
@@ -81,13 +90,13 @@ impl ViewMeta {
     pub(crate) fn decode(bytes: &[u8]) -> Result<ViewMeta, StoreError> {
         let corrupt = || StoreError::Corrupt(format!("view metadata of {} bytes", bytes.len()));
         let mut r = Reader(bytes);
-        if r.byte() != Some(VALUE_FORMAT) {
+        if r.byte() != Some(META_FORMAT) {
             return Err(corrupt());
         }
         let encoding = r.byte().and_then(Encoding::from_tag).ok_or_else(corrupt)?;
         let mut n = || r.u64().ok_or_else(corrupt);
-        let (resource_version, count, bytes_, committed_at, updated_at) =
-            (n()?, n()?, n()?, n()?, n()?);
+        let (resource_version, count, bytes_, committed_at, updated_at, generation) =
+            (n()?, n()?, n()?, n()?, n()?, n()?);
         let api_version = r.string().ok_or_else(corrupt)?;
         let kind = r.string().ok_or_else(corrupt)?;
         if !r.0.is_empty() {
@@ -102,6 +111,7 @@ impl ViewMeta {
             bytes: bytes_,
             committed_at,
             updated_at,
+            generation,
         })
     }
 }
@@ -113,6 +123,11 @@ pub(crate) fn encode_object(resource_version: u64, bytes: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&resource_version.to_be_bytes());
     out.extend_from_slice(bytes);
     out
+}
+
+/// Whether a stored value records a deletion rather than an object.
+pub(crate) fn is_tombstone(value: &[u8]) -> bool {
+    value == TOMBSTONE
 }
 
 /// The resourceVersion of a stored object; its bytes start at [`OBJECT_HEADER`].
@@ -168,6 +183,7 @@ mod tests {
             bytes: 999,
             committed_at: 1_700_000_000,
             updated_at: 1_700_000_100,
+            generation: 5,
         }
     }
 

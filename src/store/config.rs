@@ -11,8 +11,9 @@ const MIB: u64 = 1024 * 1024;
 
 /// Block cache default: 1 MiB.
 pub const DEFAULT_BLOCK_CACHE_BYTES: u64 = MIB;
-/// Memtables (write buffers) default: 4 MiB in total, split between the store's keyspaces.
-pub const DEFAULT_WRITE_BUFFER_BYTES: u64 = 4 * MIB;
+/// Memtables (write buffers) default: 1 MiB in total: two memtables of half that, one filling
+/// while the other flushes; a LIST waits for the flush rather than growing past it.
+pub const DEFAULT_WRITE_BUFFER_BYTES: u64 = MIB;
 /// Journal cap default: 64 MiB, the smallest fjall 3 accepts. The journal is rotated whenever
 /// memtables are flushed, so with 4 MiB of memtables it stays far below this in practice.
 pub const DEFAULT_MAX_JOURNAL_BYTES: u64 = 64 * MIB;
@@ -23,18 +24,19 @@ pub const DEFAULT_MAX_CACHE_BYTES: u64 = 256 * MIB;
 /// fjall refuses a journal cap below this (it panics), so `validate` does first.
 pub const MIN_JOURNAL_BYTES: u64 = 64 * MIB;
 
-/// When the journal is synced to the medium (fdatasync).
+/// When the journal is synced to the medium (fdatasync). Either way a committed LIST or event
+/// batch is on the medium before the call returns (it "counts" only then).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SyncPolicy {
-    /// Each committed list and each event burst is synced before the call returns (the default).
-    /// Bursts of watch events are coalesced by the caller into one `apply` call.
+    /// Each committed batch is synced on its own (the default; eMMC, NVMe, virtio). Bursts of
+    /// watch events are still coalesced by the hub's writer into one batch.
     #[default]
     EveryBatch,
-    /// Writes return once handed to the OS; a background thread syncs every this many
-    /// milliseconds if anything was written. Survives a crash of the hub, not a power cut
-    /// within the interval. Less flash wear under heavy churn.
-    IntervalMs(u64),
+    /// Group commit: batches committed within this many milliseconds share one sync; each call
+    /// waits for it. Fewer, larger writes on SD cards, whose syncs are slow and wear them; a
+    /// write takes up to this long to return.
+    CoalesceMs(u64),
 }
 
 /// Settings of the hub cache; parse with serde (unknown fields are errors), then `validate`.
@@ -43,7 +45,7 @@ pub enum SyncPolicy {
 pub struct StoreConfig {
     /// fjall block cache, bytes (default [`DEFAULT_BLOCK_CACHE_BYTES`], 1 MiB).
     pub block_cache_bytes: u64,
-    /// Memtables in total, bytes (default [`DEFAULT_WRITE_BUFFER_BYTES`], 4 MiB; at least 1 MiB).
+    /// Memtables in total, bytes (default [`DEFAULT_WRITE_BUFFER_BYTES`], 1 MiB; at least 1 MiB).
     pub write_buffer_bytes: u64,
     /// Journal cap, bytes (default and minimum [`DEFAULT_MAX_JOURNAL_BYTES`], 64 MiB).
     pub max_journal_bytes: u64,
@@ -91,9 +93,9 @@ impl StoreConfig {
                 self.worker_threads
             ));
         }
-        if let SyncPolicy::IntervalMs(ms) = self.sync {
-            if !(1..=60_000).contains(&ms) {
-                return bad(format!("sync interval_ms {ms} not in 1..=60000"));
+        if let SyncPolicy::CoalesceMs(ms) = self.sync {
+            if !(1..=1000).contains(&ms) {
+                return bad(format!("sync coalesce_ms {ms} not in 1..=1000"));
             }
         }
         if self.max_cache_bytes == 0 {
@@ -118,9 +120,9 @@ mod tests {
     #[test]
     fn parses_partial_and_rejects_unknown_fields() {
         let c: StoreConfig =
-            serde_json::from_str(r#"{"sync":{"interval_ms":50},"max_cache_bytes":1000}"#)
+            serde_json::from_str(r#"{"sync":{"coalesce_ms":50},"max_cache_bytes":1000}"#)
                 .expect("valid config");
-        assert_eq!(c.sync, SyncPolicy::IntervalMs(50));
+        assert_eq!(c.sync, SyncPolicy::CoalesceMs(50));
         assert_eq!(c.max_cache_bytes, 1000);
         assert_eq!(c.write_buffer_bytes, DEFAULT_WRITE_BUFFER_BYTES);
         let e: StoreConfig = serde_json::from_str(r#"{"sync":"every_batch"}"#).expect("valid");
@@ -144,7 +146,7 @@ mod tests {
         };
         assert!(matches!(no_workers.validate(), Err(StoreError::Config(_))));
         let zero_interval = StoreConfig {
-            sync: SyncPolicy::IntervalMs(0),
+            sync: SyncPolicy::CoalesceMs(0),
             ..StoreConfig::default()
         };
         assert!(matches!(

@@ -32,6 +32,8 @@ pub enum StoreError {
     },
     /// Stored bytes that do not decode: the cache was written by something else or damaged.
     Corrupt(String),
+    /// Another LIST of the same view is being written; this one is not cached.
+    Busy,
     /// The storage engine failed (I/O, journal recovery, lock held by another process, ...).
     Engine(fjall::Error),
 }
@@ -53,6 +55,7 @@ impl fmt::Display for StoreError {
                 write!(f, "cache directory {}: {source}", path.display())
             }
             StoreError::Corrupt(why) => write!(f, "cache is corrupt: {why}"),
+            StoreError::Busy => f.write_str("another LIST of this view is being cached"),
             StoreError::Engine(e) => write!(f, "cache storage engine: {e}"),
         }
     }

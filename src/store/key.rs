@@ -1,10 +1,17 @@
 //! Cache keys: one pure function turns a view, and an object in it, into bytes.
 //!
-//! A key is a format tag followed by length-prefixed fields (u32 big-endian length, then the
+//! A view key is a format tag followed by length-prefixed fields (u32 big-endian length, then the
 //! bytes), never a file path: `/`, `..`, NUL and any unicode are just bytes, and no two different
 //! views share a key. Fields are ordered component, group, version, resource, namespace, name,
 //! labelSelector, fieldSelector, so every view of a component (or of one resource of it) is a
-//! key prefix. An object's key inside a view is the view key + namespace + name.
+//! key prefix.
+//!
+//! An object's key inside a view is the view key + its *member* part + a generation. The member
+//! part sorts like kube-apiserver's (etcd's) `namespace/name` keys, so a view streams out in the
+//! order a LIST has, and it is prefix-free, so one object's versions are adjacent:
+//! namespace with NUL → `00 01` and `/` → `00 02`, then `/`; name with NUL → `00 FF`, then
+//! `00 01`. The generation (u64 big-endian) tells a committed version from one of a LIST still
+//! being written (`list.rs`).
 
 use super::selector;
 
@@ -97,6 +104,10 @@ impl ViewKey {
 const META_TAG: u8 = b'v';
 /// Tag of an object record.
 const OBJECT_TAG: u8 = b'o';
+/// Tag of the store's format record.
+const FORMAT_TAG: u8 = b'f';
+/// Tag of a LIST's pending-generation record.
+const PENDING_TAG: u8 = b'p';
 
 /// Where the metadata of the view with key `view` (or, for a prefix, of views) is stored.
 pub fn meta_key(view: &[u8]) -> Vec<u8> {
@@ -128,21 +139,100 @@ pub fn gvr_prefix(component: &str, gvr: &Gvr) -> Vec<u8> {
     out
 }
 
-/// Key of the object `namespace`/`name` under `view` (an [`objects_prefix`]).
-pub fn member_key(view: &[u8], namespace: &str, name: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(view.len() + 8 + namespace.len() + name.len());
+/// Where the store's format record lives (`db.rs`).
+pub fn format_key() -> Vec<u8> {
+    vec![FORMAT_TAG]
+}
+
+/// Where the generation of a LIST being written into the view `view` is noted (`list.rs`).
+pub fn pending_key(view: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(view.len() + 1);
+    out.push(PENDING_TAG);
     out.extend_from_slice(view);
-    put_field(&mut out, namespace.as_bytes());
-    put_field(&mut out, name.as_bytes());
     out
 }
 
-/// Namespace and name of an object key that starts with `view` (an [`objects_prefix`]).
-pub fn member_name(view: &[u8], key: &[u8]) -> Option<(String, String)> {
-    let mut rest = key.strip_prefix(view)?;
-    let namespace = take_field(&mut rest)?;
-    let name = take_field(&mut rest)?;
-    rest.is_empty().then_some((namespace, name))
+/// Prefix of every stored version of the object `namespace`/`name` under `objs` (an
+/// [`objects_prefix`]): sorts like etcd's `namespace/name`, and no member is a prefix of another.
+pub fn member_key(objs: &[u8], namespace: &str, name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(objs.len() + 4 + namespace.len() + name.len());
+    out.extend_from_slice(objs);
+    for &b in namespace.as_bytes() {
+        match b {
+            0 => out.extend_from_slice(&[0, 1]),
+            b'/' => out.extend_from_slice(&[0, 2]),
+            b => out.push(b),
+        }
+    }
+    out.push(b'/');
+    for &b in name.as_bytes() {
+        match b {
+            0 => out.extend_from_slice(&[0, 0xFF]),
+            b => out.push(b),
+        }
+    }
+    out.extend_from_slice(&[0, 1]);
+    out
+}
+
+/// Bytes of the generation at the end of an object key.
+pub const GENERATION_BYTES: usize = 8;
+
+/// Key of one version (`generation`) of an object; `member` is a [`member_key`].
+pub fn object_key(member: &[u8], generation: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(member.len() + GENERATION_BYTES);
+    out.extend_from_slice(member);
+    out.extend_from_slice(&generation.to_be_bytes());
+    out
+}
+
+/// Splits an object key into its member part and generation.
+pub fn split_object_key(key: &[u8]) -> Option<(&[u8], u64)> {
+    let (member, generation) = key.split_last_chunk::<GENERATION_BYTES>()?;
+    Some((member, u64::from_be_bytes(*generation)))
+}
+
+/// Namespace and name of a member key (see [`member_key`]) under `objs`.
+pub fn member_name(objs: &[u8], member: &[u8]) -> Option<(String, String)> {
+    let mut rest = member.strip_prefix(objs)?;
+    let mut namespace = Vec::new();
+    loop {
+        let (&b, tail) = rest.split_first()?;
+        rest = tail;
+        match b {
+            b'/' => break,
+            0 => {
+                let (&e, tail) = rest.split_first()?;
+                rest = tail;
+                namespace.push(match e {
+                    1 => 0,
+                    2 => b'/',
+                    _ => return None,
+                });
+            }
+            b => namespace.push(b),
+        }
+    }
+    let mut name = Vec::new();
+    loop {
+        let (&b, tail) = rest.split_first()?;
+        rest = tail;
+        if b != 0 {
+            name.push(b);
+            continue;
+        }
+        let (&e, tail) = rest.split_first()?;
+        rest = tail;
+        match e {
+            0xFF => name.push(0),
+            1 if rest.is_empty() => break,
+            _ => return None,
+        }
+    }
+    Some((
+        String::from_utf8(namespace).ok()?,
+        String::from_utf8(name).ok()?,
+    ))
 }
 
 /// Splits a key into its view and whatever follows the view's eight fields.
@@ -234,12 +324,57 @@ mod tests {
             let mut v = view("kubelet", name, name);
             v.name = name.into();
             assert_eq!(ViewKey::decode(&v.encode()), Some(v.clone()));
-            let m = member_key(&v.encode(), name, name);
-            assert_eq!(
-                member_name(&v.encode(), &m),
-                Some((name.into(), name.into()))
-            );
+            let objs = objects_prefix(&v.encode());
+            let m = member_key(&objs, name, name);
+            assert_eq!(member_name(&objs, &m), Some((name.into(), name.into())));
+            let k = object_key(&m, 7);
+            assert_eq!(split_object_key(&k), Some((&m[..], 7)));
         }
+    }
+
+    #[test]
+    fn members_sort_like_etcd_keys_and_none_is_a_prefix_of_another() {
+        let objs = objects_prefix(&view("kubelet", "", "").encode());
+        let pairs = [
+            ("default", "pod-1"),
+            ("default", "pod-10"),
+            ("default", "pod-2"),
+            ("default-2", "a"),
+            ("kube", "z"),
+            ("kube-system", "a"),
+            ("", "node-1"),
+            ("a/b", "c"),
+            ("a", "b/c"),
+            ("nul\0", "x"),
+            ("x", "nul\0"),
+            ("x", "nul"),
+        ];
+        let mut by_etcd: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut all: Vec<Vec<u8>> = Vec::new();
+        for (ns, name) in pairs {
+            let m = member_key(&objs, ns, name);
+            assert_eq!(member_name(&objs, &m), Some((ns.into(), name.into())));
+            for other in &all {
+                assert!(
+                    !other.starts_with(&m) && !m.starts_with(other),
+                    "{ns}/{name}"
+                );
+            }
+            all.push(m.clone());
+            if !ns.contains(['/', '\0']) && !name.contains('\0') {
+                by_etcd.push((format!("{ns}/{name}"), m));
+            }
+        }
+        let mut etcd = by_etcd.clone();
+        etcd.sort_by(|a, b| a.0.cmp(&b.0));
+        by_etcd.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(
+            by_etcd.iter().map(|p| &p.0).collect::<Vec<_>>(),
+            etcd.iter().map(|p| &p.0).collect::<Vec<_>>()
+        );
+        assert_eq!(member_name(&objs, &objs), None);
+        let m = member_key(&objs, "ns", "n");
+        assert_eq!(member_name(&objs, &m[..m.len() - 1]), None);
     }
 
     #[test]

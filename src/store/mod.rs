@@ -5,8 +5,9 @@
 //!
 //! - A **view** ([`ViewKey`]) = component + group/version/resource + namespace (or all) +
 //!   selectors (+ the name, for a GET's own view). Nothing crosses components.
-//! - [`Store::commit_list`] swaps a view's membership in one batch; [`Store::apply`] runs a burst
-//!   of watch events through a pure planner (`apply.rs`) and writes the plan in one batch.
+//! - [`Store::commit_list`] (or [`Store::begin_list`] for a LIST streamed in chunks) swaps a
+//!   view's membership atomically under a new generation (`list.rs`); [`Store::apply`] runs a
+//!   burst of watch events through a pure planner (`apply.rs`) and writes the plan in one batch.
 //! - Keys are bytes from one pure function (`key.rs`), never paths.
 //! - Defaults are sized for boards ([`StoreConfig`]); the directory is 0700, files 0600.
 //!
@@ -36,10 +37,13 @@ mod config;
 mod db;
 mod error;
 mod key;
+mod list;
+mod listwriter;
 pub mod perms;
 mod read;
 mod selector;
 mod sync;
+mod visible;
 mod write;
 
 pub use apply::{ApplyStats, Event, Item};
@@ -51,5 +55,6 @@ pub use config::{
 pub use db::Store;
 pub use error::StoreError;
 pub use key::{Gvr, ViewKey};
-pub use read::{Objects, StoredItem};
+pub use listwriter::ListWriter;
+pub use read::{Objects, StoredItem, ViewScan};
 pub use write::{Applied, Committed, ListMeta};

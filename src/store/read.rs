@@ -2,12 +2,14 @@
 //!
 //! Reads never take the writer lock; each sees one committed state, never half a batch.
 
-use fjall::{Iter, Readable, Slice};
+use fjall::{Iter, Keyspace, Readable, Slice, Snapshot};
 
 use super::codec::{object_rv, OBJECT_HEADER};
 use super::key::{
-    gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key, MAX_KEY_BYTES,
+    gvr_prefix, member_key, member_name, meta_key, objects_prefix, view_of_meta_key,
+    GENERATION_BYTES, MAX_KEY_BYTES,
 };
+use super::visible::{member_of, Grouped, Visible};
 use super::{Gvr, Store, StoreError, ViewKey, ViewMeta};
 
 /// One stored object.
@@ -29,28 +31,44 @@ impl StoredItem {
     }
 }
 
-/// The objects of one view, read lazily from one snapshot, ordered by namespace then name.
+/// The objects of one view, read lazily from one snapshot, in kube-apiserver's order (etcd's
+/// `namespace/name`).
 pub struct Objects {
     view: Vec<u8>,
-    iter: Iter,
+    iter: Visible<Iter>,
 }
 
 impl Iterator for Objects {
     type Item = Result<StoredItem, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let guard = self.iter.next()?;
-        Some(
-            guard
-                .into_inner()
-                .map_err(StoreError::from)
-                .and_then(|(k, v)| {
-                    let (namespace, name) = member_name(&self.view, &k).ok_or_else(|| {
-                        StoreError::Corrupt(format!("object key of {} bytes", k.len()))
-                    })?;
-                    item(namespace, name, v)
-                }),
-        )
+        Some(self.iter.next()?.and_then(|(k, v)| {
+            let (namespace, name) = member_of(&k)
+                .ok()
+                .and_then(|m| member_name(&self.view, m))
+                .ok_or_else(|| StoreError::Corrupt(format!("object key of {} bytes", k.len())))?;
+            item(namespace, name, v)
+        }))
+    }
+}
+
+/// One view at one moment (see [`Store::scan_view`]).
+pub struct ViewScan {
+    /// The view's metadata at that moment.
+    pub meta: ViewMeta,
+    snapshot: Snapshot,
+    tree: Keyspace,
+    view: Vec<u8>,
+}
+
+impl ViewScan {
+    /// The view's objects at that moment, in kube-apiserver's order; every call starts over.
+    pub fn objects(&self) -> Objects {
+        let iter = self.snapshot.prefix(&self.tree, &self.view);
+        Objects {
+            view: self.view.clone(),
+            iter: Visible::new(iter, self.meta.generation),
+        }
     }
 }
 
@@ -67,6 +85,13 @@ impl Store {
     /// The view's metadata and a lazy iterator over its objects, both from one snapshot: what an
     /// offline LIST streams. `None` if the view was never cached.
     pub fn scan(&self, view: &ViewKey) -> Result<Option<(ViewMeta, Objects)>, StoreError> {
+        Ok(self.scan_view(view)?.map(|s| (s.meta.clone(), s.objects())))
+    }
+
+    /// The view frozen at this moment: its metadata, and its objects as often as needed (an
+    /// answer that must know its size before it streams reads them twice). `None` if never
+    /// cached.
+    pub fn scan_view(&self, view: &ViewKey) -> Result<Option<ViewScan>, StoreError> {
         let key = view.encode();
         if key.len() > MAX_KEY_BYTES {
             return Ok(None); // never stored: writes refuse such keys
@@ -75,10 +100,12 @@ impl Store {
         let Some(meta) = snapshot.get(&self.tree, meta_key(&key))? else {
             return Ok(None);
         };
-        let meta = ViewMeta::decode(&meta)?;
-        let view = objects_prefix(&key);
-        let iter = snapshot.prefix(&self.tree, &view);
-        Ok(Some((meta, Objects { view, iter })))
+        Ok(Some(ViewScan {
+            meta: ViewMeta::decode(&meta)?,
+            snapshot,
+            tree: self.tree.clone(),
+            view: objects_prefix(&key),
+        }))
     }
 
     /// Like [`Store::scan`], with every object read into memory.
@@ -101,19 +128,23 @@ impl Store {
         let snapshot = self.db.snapshot();
         let mut best: Option<StoredItem> = None;
         for guard in snapshot.prefix(&self.tree, meta_key(&gvr_prefix(component, gvr))) {
-            let key = guard.key()?;
+            let (key, meta) = guard.into_inner()?;
             let view = view_of_meta_key(&key).ok_or_else(|| corrupt_view(&key))?;
             if !view.may_hold(namespace, name) {
                 continue;
             }
-            let object = member_key(&objects_prefix(&view.encode()), namespace, name);
-            if object.len() > MAX_KEY_BYTES {
+            let member = member_key(&objects_prefix(&view.encode()), namespace, name);
+            if member.len() + GENERATION_BYTES > MAX_KEY_BYTES {
                 continue;
             }
-            let Some(value) = snapshot.get(&self.tree, object)? else {
+            let committed = ViewMeta::decode(&meta)?.generation;
+            let versions = Grouped::new(snapshot.prefix(&self.tree, &member))
+                .next()
+                .transpose()?;
+            let Some((_, value)) = versions.as_ref().and_then(|g| g.visible(committed)) else {
                 continue;
             };
-            let found = item(namespace.into(), name.into(), value)?;
+            let found = item(namespace.into(), name.into(), value.clone())?;
             if best
                 .as_ref()
                 .is_none_or(|b| found.resource_version > b.resource_version)

@@ -1,14 +1,22 @@
-//! Writes: a LIST (or GET) replaces a view atomically, watch events update it, GC helpers.
+//! Writes: a LIST (or GET) replaces a view atomically (`list.rs`), watch events update it, GC
+//! helpers.
 //!
-//! Every write is one fjall batch, holding the writer lock from the first read to the commit,
-//! and is journaled (synced per policy) before the call returns.
+//! Every write holds the writer lock from the first read to the commit and is journaled (synced
+//! per policy) before the call returns. Events and GC write the view's committed generation.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use fjall::Slice;
 
 use super::apply::{self, ApplyStats, Change, Event, Item};
-use super::codec::{encode_object, object_rv, OBJECT_HEADER};
+use super::codec::{encode_object, OBJECT_HEADER};
 use super::db::{unix_now, Writer};
-use super::key::{member_key, member_name, meta_key, objects_prefix, MAX_KEY_BYTES};
+use super::key::{
+    member_key, member_name, meta_key, object_key, objects_prefix, pending_key, split_object_key,
+    GENERATION_BYTES, MAX_KEY_BYTES,
+};
+use super::list::state;
+use super::visible::{member_of, Grouped};
 use super::{Encoding, Store, StoreError, ViewKey, ViewMeta};
 
 /// What the caller knows about a LIST (or, for [`Store::put_object`], about the one object).
@@ -34,6 +42,8 @@ pub enum Committed {
         /// The view's resourceVersion, higher than the refused one.
         current: u64,
     },
+    /// The view was dropped or pruned (GC) while the LIST was written; nothing was written.
+    Cancelled,
 }
 
 /// What [`Store::apply`] did.
@@ -43,83 +53,32 @@ pub enum Applied {
     NotCached,
     /// The events were applied (some perhaps ignored, see the counts).
     Updated(ApplyStats),
+    /// A LIST of the view is being written: the events are held and applied after it, on top
+    /// of it if newer than the list.
+    Deferred,
 }
 
 /// Freeing space down below this share of the limit re-arms the "cache full" log line.
 const REARM_PERCENT: u64 = 90;
 
 impl Store {
-    /// Replaces the view's membership with `items` and sets its metadata, in one atomic batch:
-    /// after a crash the view is its old or its new complete state, never a mix.
+    /// Replaces the view's membership with `items` and sets its metadata: after a crash the view
+    /// is its old or its new complete state, never a mix. A LIST that does not fit in memory is
+    /// written with [`Store::begin_list`] instead; this is that, in one go.
     ///
     /// A snapshot older than the stored one is refused ([`Committed::Stale`]). When the objects
-    /// exceed the size limit nothing is written ([`StoreError::Full`]). Objects equal to the
-    /// stored ones (same resourceVersion and bytes) are not rewritten.
+    /// exceed the size limit nothing changes ([`StoreError::Full`]). Objects equal to the
+    /// stored ones (same resourceVersion and bytes) are not rewritten. When an object appears
+    /// twice, its highest resourceVersion stays.
     pub fn commit_list(
         &self,
         view: &ViewKey,
         meta: &ListMeta,
         items: &[Item<'_>],
     ) -> Result<Committed, StoreError> {
-        let key = checked_key(view)?;
-        let objs = objects_prefix(&key);
-        let mut w = self.lock();
-        let old = self.meta_of(&key)?;
-        if let Some(old) = old
-            .as_ref()
-            .filter(|o| o.resource_version > meta.resource_version)
-        {
-            return Ok(Committed::Stale {
-                current: old.resource_version,
-            });
-        }
-        let new = newest_per_object(view, &objs, items)?;
-        let bytes: u64 = new.values().map(|i| i.bytes.len() as u64).sum();
-        let old_bytes = old.as_ref().map_or(0, |o| o.bytes);
-        self.admit(&mut w, old_bytes, bytes)?;
-        let mut batch = self.batch();
-        let mut unchanged = BTreeSet::new();
-        for guard in self.tree.prefix(&objs) {
-            let (k, v) = guard.into_inner()?;
-            match new.get(&*k) {
-                None => batch.remove(&self.tree, k),
-                Some(i) if same_object(&v, i)? => {
-                    unchanged.insert(k);
-                }
-                Some(_) => {}
-            }
-        }
-        for (k, i) in new
-            .iter()
-            .filter(|(k, _)| !unchanged.contains(k.as_slice()))
-        {
-            batch.insert(
-                &self.tree,
-                k.as_slice(),
-                encode_object(i.resource_version, i.bytes),
-            );
-        }
-        let now = unix_now();
-        let stored = ViewMeta {
-            resource_version: meta.resource_version,
-            encoding: meta.encoding,
-            api_version: meta.api_version.clone(),
-            kind: meta.kind.clone(),
-            count: new.len() as u64,
-            bytes,
-            committed_at: now,
-            updated_at: now,
-        };
-        batch.insert(&self.tree, meta_key(&key), stored.encode());
-        log::debug!(
-            "cache: committing {} objects, {} unchanged",
-            new.len(),
-            unchanged.len()
-        );
-        self.commit(batch)?;
-        self.account(&mut w, old_bytes, bytes);
-        w.refused.remove(&key);
-        Ok(Committed::Stored)
+        let mut w = self.begin_list(view)?;
+        w.push(self, items)?;
+        w.finish(self, meta)
     }
 
     /// Stores the answer of a GET as its own single-object view (`view.name` = `item.name`).
@@ -140,37 +99,84 @@ impl Store {
     }
 
     /// Applies a burst of watch events of the view in one atomic batch (see `apply.rs` for the
-    /// rules). A view never committed gives [`Applied::NotCached`] and is left alone.
+    /// rules). A view never committed gives [`Applied::NotCached`] and is left alone. While a
+    /// LIST of the view is being written, events are held and replayed on top of it
+    /// ([`Applied::Deferred`]).
     ///
     /// If the burst would grow the cache past its limit, nothing is written and every later burst
     /// of the view is refused too ([`StoreError::Full`]) until the next [`Store::commit_list`],
     /// so the view stays a state the upstream really had.
     pub fn apply(&self, view: &ViewKey, events: &[Event<'_>]) -> Result<Applied, StoreError> {
         let key = checked_key(view)?;
-        let objs = objects_prefix(&key);
         let mut w = self.lock();
+        self.settle_abandoned(&mut w, &key)?;
+        let Some(active) = w.active.get_mut(&key) else {
+            return self.apply_locked(&mut w, view, events);
+        };
+        if active.cancelled || !active.defer(events) {
+            // Too much held back: the LIST cannot commit; the events go to the view now.
+            active.cancelled = true;
+            let held = std::mem::take(&mut active.deferred);
+            self.apply_deferred(&mut w, &key, &held)?;
+            return self.apply_locked(&mut w, view, events);
+        }
+        Ok(Applied::Deferred)
+    }
+
+    /// [`Store::apply`] with the writer lock held and no LIST in the way.
+    pub(super) fn apply_locked(
+        &self,
+        w: &mut Writer,
+        view: &ViewKey,
+        events: &[Event<'_>],
+    ) -> Result<Applied, StoreError> {
+        let key = checked_key(view)?;
+        let objs = objects_prefix(&key);
         let Some(meta) = self.meta_of(&key)? else {
             return Ok(Applied::NotCached);
         };
         if w.refused.contains(&key) {
-            return Err(self.full(&mut w, 0));
+            return Err(self.full(w, 0));
         }
+        let committed = meta.generation;
+        let mut older: BTreeMap<Vec<u8>, Vec<Slice>> = BTreeMap::new();
         let plan = apply::plan(view, &meta, events, |ns, name| {
-            self.object_state(&objs, ns, name)
+            let m = checked_member(&objs, ns, name)?;
+            let versions = self.versions(&m)?;
+            let current = match versions.visible(committed) {
+                Some((_, v)) => state(v)?,
+                None => None,
+            };
+            let keys = versions
+                .versions
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| split_object_key(k).is_some_and(|(_, g)| g <= committed))
+                .collect();
+            older.insert(m, keys);
+            Ok(current)
         })?;
         if plan.changes.is_empty() && plan.meta.resource_version == meta.resource_version {
             return Ok(Applied::Updated(plan.stats));
         }
-        if let Err(e) = self.admit(&mut w, meta.bytes, plan.meta.bytes) {
+        if let Err(e) = self.admit(w, meta.bytes, plan.meta.bytes) {
             w.refused.insert(key);
             return Err(e);
         }
         let mut batch = self.batch();
         for ((ns, name), change) in &plan.changes {
-            let k = member_key(&objs, ns, name);
+            let m = member_key(&objs, ns, name);
+            let at = object_key(&m, committed);
+            for k in older.get(&m).into_iter().flatten() {
+                if **k != *at {
+                    batch.remove(&self.tree, k.clone());
+                }
+            }
             match change {
-                Change::Put { rv, bytes } => batch.insert(&self.tree, k, encode_object(*rv, bytes)),
-                Change::Delete => batch.remove(&self.tree, k),
+                Change::Put { rv, bytes } => {
+                    batch.insert(&self.tree, at, encode_object(*rv, bytes))
+                }
+                Change::Delete => batch.remove(&self.tree, at),
             }
         }
         let stored = ViewMeta {
@@ -179,7 +185,7 @@ impl Store {
         };
         batch.insert(&self.tree, meta_key(&key), stored.encode());
         self.commit(batch)?;
-        self.account(&mut w, meta.bytes, stored.bytes);
+        self.account(w, meta.bytes, stored.bytes);
         Ok(Applied::Updated(plan.stats))
     }
 
@@ -208,7 +214,8 @@ impl Store {
     }
 
     /// Removes objects `keep` refuses, and the view itself if `whole`; `None` if no such view
-    /// (or, with `at`, if the view's resourceVersion is no longer `at`).
+    /// (or, with `at`, if the view's resourceVersion is no longer `at`). A LIST of the view
+    /// being written is cancelled: it was read from the view before.
     fn retain(
         &self,
         view: &ViewKey,
@@ -219,27 +226,45 @@ impl Store {
         let key = checked_key(view)?;
         let objs = objects_prefix(&key);
         let mut w = self.lock();
+        self.settle_abandoned(&mut w, &key)?;
         let Some(mut meta) = self
             .meta_of(&key)?
             .filter(|m| at.is_none_or(|rv| rv == m.resource_version))
         else {
             return Ok(None);
         };
+        if let Some(active) = w.active.get_mut(&key) {
+            active.cancelled = true;
+        }
         let old_bytes = meta.bytes;
         let mut batch = self.batch();
         let mut removed = 0;
-        for guard in self.tree.prefix(&objs) {
-            let (k, v) = guard.into_inner()?;
-            let (ns, name) = member_name(&objs, &k).ok_or_else(|| corrupt_key(&k))?;
-            if !keep(&ns, &name) {
-                batch.remove(&self.tree, k);
-                removed += 1;
-                meta.count = meta.count.saturating_sub(1);
-                meta.bytes = meta.bytes.saturating_sub(object_len(&v));
+        for group in Grouped::new(self.tree.prefix(&objs)) {
+            let g = group?;
+            let visible = g.visible(meta.generation).cloned();
+            let gone = match &visible {
+                Some((k, v)) => {
+                    let m = member_of(k)?;
+                    let (ns, name) = member_name(&objs, m).ok_or_else(|| corrupt_key(k))?;
+                    !keep(&ns, &name) && {
+                        meta.count = meta.count.saturating_sub(1);
+                        meta.bytes = meta.bytes.saturating_sub(object_len(v));
+                        removed += 1;
+                        true
+                    }
+                }
+                None => false,
+            };
+            for (k, _) in &g.versions {
+                let committed = split_object_key(k).is_some_and(|(_, gen)| gen <= meta.generation);
+                if whole || (gone && committed) {
+                    batch.remove(&self.tree, k.clone());
+                }
             }
         }
         if whole {
             batch.remove(&self.tree, meta_key(&key));
+            batch.remove(&self.tree, pending_key(&key));
             w.refused.remove(&key);
             meta.bytes = 0;
         } else {
@@ -259,22 +284,8 @@ impl Store {
         }
     }
 
-    /// resourceVersion and size of one stored object of the view `key`.
-    fn object_state(
-        &self,
-        objs: &[u8],
-        ns: &str,
-        name: &str,
-    ) -> Result<Option<(u64, u64)>, StoreError> {
-        let k = checked_member(objs, ns, name)?;
-        match self.tree.get(k)? {
-            Some(v) => Ok(Some((object_rv(&v)?, object_len(&v)))),
-            None => Ok(None),
-        }
-    }
-
     /// Allows a write that takes the view from `old` to `new` bytes, or refuses it as full.
-    fn admit(&self, w: &mut Writer, old: u64, new: u64) -> Result<(), StoreError> {
+    pub(super) fn admit(&self, w: &mut Writer, old: u64, new: u64) -> Result<(), StoreError> {
         let adding = new.saturating_sub(old);
         if adding == 0 || w.used.saturating_add(adding) <= self.limit {
             return Ok(());
@@ -284,7 +295,7 @@ impl Store {
 
     /// Records a view going from `old` to `new` bytes. Freeing space down below 90% of the limit
     /// re-arms the "cache full" line, so it is logged once per crossing, not once per refusal.
-    fn account(&self, w: &mut Writer, old: u64, new: u64) {
+    pub(super) fn account(&self, w: &mut Writer, old: u64, new: u64) {
         w.used = w.used.saturating_sub(old).saturating_add(new);
         if new < old && w.used < self.limit / 100 * REARM_PERCENT {
             w.full_logged = false;
@@ -292,7 +303,7 @@ impl Store {
     }
 
     /// The `Full` error, logging one line per crossing of the limit.
-    fn full(&self, w: &mut Writer, adding: u64) -> StoreError {
+    pub(super) fn full(&self, w: &mut Writer, adding: u64) -> StoreError {
         if !w.full_logged {
             w.full_logged = true;
             log::warn!(
@@ -311,7 +322,7 @@ impl Store {
 }
 
 /// The view's key, refused if no object key under it could fit the engine's limit.
-fn checked_key(view: &ViewKey) -> Result<Vec<u8>, StoreError> {
+pub(super) fn checked_key(view: &ViewKey) -> Result<Vec<u8>, StoreError> {
     let key = view.encode();
     if key.len() + 9 >= MAX_KEY_BYTES {
         return Err(StoreError::Invalid(format!(
@@ -324,41 +335,13 @@ fn checked_key(view: &ViewKey) -> Result<Vec<u8>, StoreError> {
 
 fn checked_member(view: &[u8], ns: &str, name: &str) -> Result<Vec<u8>, StoreError> {
     let key = member_key(view, ns, name);
-    if key.len() > MAX_KEY_BYTES {
+    if key.len() + GENERATION_BYTES > MAX_KEY_BYTES {
         return Err(StoreError::Invalid(format!(
             "object key of {} bytes",
             key.len()
         )));
     }
     Ok(key)
-}
-
-/// The list's objects by key; when an object appears twice, its highest resourceVersion.
-fn newest_per_object<'i, 'a>(
-    view: &ViewKey,
-    key: &[u8],
-    items: &'i [Item<'a>],
-) -> Result<BTreeMap<Vec<u8>, &'i Item<'a>>, StoreError> {
-    let mut new: BTreeMap<Vec<u8>, &Item> = BTreeMap::new();
-    for item in items {
-        if !view.may_hold(item.namespace, item.name) {
-            return Err(StoreError::Invalid(format!(
-                "object {}/{} is outside the view",
-                item.namespace, item.name
-            )));
-        }
-        let k = checked_member(key, item.namespace, item.name)?;
-        let slot = new.entry(k).or_insert(item);
-        if item.resource_version > slot.resource_version {
-            *slot = item;
-        }
-    }
-    Ok(new)
-}
-
-fn same_object(stored: &[u8], item: &Item<'_>) -> Result<bool, StoreError> {
-    Ok(object_rv(stored)? == item.resource_version
-        && stored.get(OBJECT_HEADER..) == Some(item.bytes))
 }
 
 fn object_len(value: &[u8]) -> u64 {

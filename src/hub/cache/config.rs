@@ -6,7 +6,61 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::store::StoreConfig;
+use crate::store::{StoreConfig, SyncPolicy};
+
+/// Coalescing window of `--cache-sync coalesce` when `--cache-sync-coalesce-ms` is not given.
+pub const DEFAULT_COALESCE_MS: u64 = 50;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The store settings a board config gives (`board-configs/<board>/board.toml`, `[hub]`), as
+/// flags: `images/board-env` passes them, and they override `--cache-config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreFlags {
+    /// `--cache-block-cache-mib` (`block_cache_mib`).
+    pub block_cache_mib: Option<u64>,
+    /// `--cache-memtable-mib` (`memtable_mib`): memtables in total.
+    pub memtable_mib: Option<u64>,
+    /// `--cache-journal-mib` (`journal_mib`).
+    pub journal_mib: Option<u64>,
+    /// `--cache-sync` (`sync`): `each-batch` or `coalesce`.
+    pub sync: Option<String>,
+    /// `--cache-sync-coalesce-ms` (`sync_coalesce_ms`), only with `coalesce`.
+    pub sync_coalesce_ms: Option<u64>,
+}
+
+impl StoreFlags {
+    /// Applies the flags given to `store` (then call [`StoreConfig::validate`]).
+    pub fn apply(&self, store: &mut StoreConfig) -> Result<(), String> {
+        if let Some(m) = self.block_cache_mib {
+            store.block_cache_bytes = m.saturating_mul(MIB);
+        }
+        if let Some(m) = self.memtable_mib {
+            store.write_buffer_bytes = m.saturating_mul(MIB);
+        }
+        if let Some(m) = self.journal_mib {
+            store.max_journal_bytes = m.saturating_mul(MIB);
+        }
+        let ms = self.sync_coalesce_ms;
+        match (self.sync.as_deref(), ms) {
+            (None, None) => {}
+            (Some("each-batch"), None) => store.sync = SyncPolicy::EveryBatch,
+            (Some("coalesce"), ms) => {
+                store.sync = SyncPolicy::CoalesceMs(ms.unwrap_or(DEFAULT_COALESCE_MS))
+            }
+            (None, Some(ms)) if matches!(store.sync, SyncPolicy::CoalesceMs(_)) => {
+                store.sync = SyncPolicy::CoalesceMs(ms)
+            }
+            (Some("each-batch") | None, Some(_)) => {
+                return Err("--cache-sync-coalesce-ms needs --cache-sync coalesce".into())
+            }
+            (Some(other), _) => {
+                return Err(format!("--cache-sync {other:?}: each-batch or coalesce"))
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Components cached unless `--cache-agents` says otherwise (OpenYurt's list).
 pub const DEFAULT_AGENTS: &str = "kubelet,kube-proxy,flanneld,coredns,yurthub,yurt-tunnel-agent";
@@ -115,6 +169,44 @@ mod tests {
         assert!(!d.includes("kubectl") && !d.includes(""));
         assert!(Agents::parse("a, *").includes("kubectl"));
         assert!(Agents::parse("Kubectl").includes("kubectl"));
+    }
+
+    #[test]
+    fn board_flags_override_and_are_checked() {
+        let mut s = StoreConfig::default();
+        let f = StoreFlags {
+            block_cache_mib: Some(4),
+            memtable_mib: Some(2),
+            journal_mib: Some(64),
+            sync: Some("coalesce".into()),
+            sync_coalesce_ms: Some(20),
+        };
+        f.apply(&mut s).expect("valid");
+        assert_eq!(
+            (s.block_cache_bytes, s.sync),
+            (4 * MIB, SyncPolicy::CoalesceMs(20))
+        );
+        assert!(s.validate().is_ok());
+        let bad = StoreFlags {
+            sync: Some("sometimes".into()),
+            ..StoreFlags::default()
+        };
+        assert!(bad.apply(&mut StoreConfig::default()).is_err());
+        let lonely_ms = StoreFlags {
+            sync_coalesce_ms: Some(5),
+            ..StoreFlags::default()
+        };
+        assert!(lonely_ms.apply(&mut StoreConfig::default()).is_err());
+        let mut small = StoreConfig::default();
+        let j = StoreFlags {
+            journal_mib: Some(24),
+            ..StoreFlags::default()
+        };
+        j.apply(&mut small).expect("applies");
+        assert!(
+            small.validate().is_err(),
+            "fjall needs a 64 MiB journal budget"
+        );
     }
 
     #[test]

@@ -8,8 +8,10 @@ use bytes::Bytes;
 use http::{header, HeaderMap, Response};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
+use smol::stream::{Stream, StreamExt};
 
-use super::read::{self, Lookup, ObjectData, ViewData};
+use super::chunks;
+use super::read::{self, Lookup, ObjectData, Served};
 use super::render::{self, accepts, content_type};
 use super::{nonresource, token, Cache, Kind, Target};
 use crate::hub::upstream::Pool;
@@ -192,33 +194,43 @@ impl Offline {
         match t.kind {
             Kind::Get => match self.lookup(view).await {
                 Ok(Lookup::Found(o, meta)) => {
-                    log.served(&t.view, &meta, 1, None);
+                    log.served(&t.view, &meta, || 1, None);
                     self.object(o)
                 }
                 Ok(Lookup::Absent(from, meta)) if self.info.resource != "csinodes" => {
-                    log.served(&t.view, &meta, 0, Some(&from));
+                    log.served(&t.view, &meta, || 0, Some(&from));
                     not_found(&self.info)
                 }
                 Ok(_) => never_cached(&self.pool),
                 Err(e) => store_failed(&e),
             },
-            Kind::List | Kind::Table | Kind::Watch { list: true } => {
-                match smol::unblock(move || read::view(&store, &view)).await {
-                    Ok(Some(v)) => {
-                        log.served(&t.view, &v.meta, v.items.len(), v.from.as_ref());
-                        match t.kind {
-                            Kind::List => self.list(v),
-                            Kind::Table => {
-                                let body = super::table::encode(
-                                    &v.meta.api_version,
-                                    v.meta.resource_version,
-                                    &v.items,
-                                );
-                                bytes(200, "application/json", body)
-                            }
-                            _ => self.watch_list(v),
-                        }
+            Kind::Table => match smol::unblock(move || read::view(&store, &view)).await {
+                Ok(Some(v)) => {
+                    log.served(&t.view, &v.meta, || v.items.len(), v.from.as_ref());
+                    let body = super::table::encode(
+                        &v.meta.api_version,
+                        v.meta.resource_version,
+                        &v.items,
+                    );
+                    bytes(200, "application/json", body)
+                }
+                Ok(None) => never_cached(&self.pool),
+                Err(e) => store_failed(&e),
+            },
+            Kind::List | Kind::Watch { list: true } => {
+                let (cache, want) = (self.cache.clone(), t.view.clone());
+                let found = smol::unblock(move || {
+                    let v = read::served(&cache.store, &view)?;
+                    if let Some(v) = &v {
+                        // Counting a filtered view reads it: only for the outage's first line.
+                        let log = &cache.offline_log;
+                        log.served(&want, &v.meta, || v.count(), v.from.as_ref());
                     }
+                    Ok(v)
+                });
+                match found.await {
+                    Ok(Some(v)) if t.kind == Kind::List => self.list(v),
+                    Ok(Some(v)) => self.watch_list(v),
                     Ok(None) => never_cached(&self.pool),
                     Err(e) => store_failed(&e),
                 }
@@ -237,30 +249,25 @@ impl Offline {
         }
     }
 
-    fn list(&self, v: ViewData) -> Response<Body> {
+    /// Written as the store is read (`chunks.rs`), whatever the size of the view.
+    fn list(&self, v: Served) -> Response<Body> {
         if !accepts(self.accept(), v.meta.encoding) {
             return not_acceptable(v.meta.encoding);
         }
-        let items: Vec<&[u8]> = v.items.iter().map(Vec::as_slice).collect();
-        let body = render::list(&v.meta, v.meta.resource_version, &items);
-        bytes(200, content_type(v.meta.encoding, false), body)
+        let ct = content_type(v.meta.encoding, false);
+        Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, ct)
+            .body(StreamBody::new(chunks::list(v)).boxed_unsync())
+            .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
     }
 
-    fn watch_list(&self, v: ViewData) -> Response<Body> {
+    fn watch_list(&self, v: Served) -> Response<Body> {
         if !accepts(self.accept(), v.meta.encoding) {
             return not_acceptable(v.meta.encoding);
         }
-        let mut prefix = Vec::new();
-        for i in &v.items {
-            match render::added(&v.meta, i) {
-                Ok(e) => prefix.extend(e),
-                Err(e) => {
-                    return status(500, Reason::InternalError, &format!("cached object: {e}"))
-                }
-            }
-        }
-        prefix.extend(render::initial_events_end(&v.meta, v.meta.resource_version));
-        self.stream(v.meta.encoding, prefix)
+        let enc = v.meta.encoding;
+        self.stream(enc, chunks::watch_list(v))
     }
 
     async fn empty_watch(&self, t: &Target) -> Response<Body> {
@@ -268,7 +275,9 @@ impl Offline {
         let (c, g) = (t.view.component.clone(), t.view.gvr.clone());
         let stored = smol::unblock(move || store.views_for(&c, &g)).await.ok();
         if let Some((v, m)) = stored.iter().flatten().find(|(v, _)| *v == t.view) {
-            self.cache.offline_log.served(v, m, m.count as usize, None);
+            self.cache
+                .offline_log
+                .served(v, m, || m.count as usize, None);
         }
         let enc = match stored.and_then(|v| v.first().map(|(_, m)| m.encoding)) {
             Some(e) => e,
@@ -278,31 +287,32 @@ impl Offline {
         if !accepts(self.accept(), enc) {
             return not_acceptable(enc);
         }
-        self.stream(enc, Vec::new())
+        self.stream(enc, smol::stream::empty())
     }
 
     /// 200, `prefix`, then nothing until timeoutSeconds or the cloud is back; then a clean end.
-    fn stream(&self, enc: Encoding, prefix: Vec<u8>) -> Response<Body> {
+    fn stream(
+        &self,
+        enc: Encoding,
+        prefix: impl Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + 'static,
+    ) -> Response<Body> {
         let secs = self.info.timeout_seconds.unwrap_or(DEFAULT_WATCH_SECS);
         let deadline = Instant::now() + Duration::from_secs(secs);
         let pool = self.pool.clone();
-        let first = (!prefix.is_empty()).then(|| Bytes::from(prefix));
-        let s = smol::stream::unfold((first, pool), move |(first, pool)| async move {
-            if let Some(b) = first {
-                return Some((Ok::<_, BoxError>(Frame::data(b)), (None, pool)));
-            }
+        let wait = smol::stream::once_future(async move {
             loop {
                 let now = Instant::now();
                 if now >= deadline || pool.servers().iter().any(|s| s.is_healthy()) {
-                    return None;
+                    return;
                 }
                 smol::Timer::after(CLOUD_POLL.min(deadline - now)).await;
             }
-        });
+        })
+        .filter_map(|()| None);
         Response::builder()
             .status(200)
             .header(header::CONTENT_TYPE, content_type(enc, true))
-            .body(StreamBody::new(s).boxed_unsync())
+            .body(StreamBody::new(prefix.chain(wait)).boxed_unsync())
             .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
     }
 }

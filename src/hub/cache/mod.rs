@@ -3,6 +3,7 @@
 //!
 //! Contract: DESIGN.md, "The cache (fjall)" and "Offline semantics".
 
+pub mod chunks;
 pub mod cli;
 pub mod config;
 pub mod decode;

@@ -27,7 +27,14 @@ impl OfflineLog {
     }
 
     /// `view` was answered from the cache (`from`: the broader view it was filtered from).
-    pub fn served(&self, view: &ViewKey, meta: &ViewMeta, items: usize, from: Option<&ViewKey>) {
+    /// `items` is asked only for the outage's first line of the view.
+    pub fn served(
+        &self,
+        view: &ViewKey,
+        meta: &ViewMeta,
+        items: impl FnOnce() -> usize,
+        from: Option<&ViewKey>,
+    ) {
         self.dirty.store(true, Ordering::Relaxed);
         let first = self
             .seen
@@ -35,7 +42,7 @@ impl OfflineLog {
             .unwrap_or_else(|p| p.into_inner())
             .insert(view.clone());
         if first {
-            log::info!("{}", line(view, meta, items, from, unix_now()));
+            log::info!("{}", line(view, meta, items(), from, unix_now()));
         }
     }
 }
@@ -111,6 +118,7 @@ mod tests {
             bytes: 900,
             committed_at: 1_000,
             updated_at: 1_100,
+            generation: 1,
         }
     }
 
@@ -141,8 +149,8 @@ mod tests {
     fn logs_a_view_once_per_outage() {
         let l = OfflineLog::default();
         let v = ViewKey::default();
-        l.served(&v, &meta(), 0, None);
-        l.served(&v, &meta(), 0, None);
+        l.served(&v, &meta(), || 0, None);
+        l.served(&v, &meta(), || 0, None);
         assert_eq!(l.seen.lock().expect("lock").len(), 1);
         l.online();
         assert!(l.seen.lock().expect("lock").is_empty());

@@ -1,88 +1,86 @@
-//! Paginated LISTs (limit/continue): pages are assembled per view and committed only once the
-//! last page arrived; a page out of sequence drops what was gathered.
+//! Paginated LISTs (limit/continue): each page streams into the same [`ListWriter`], parked here
+//! between pages; the LIST commits only once the last page arrived. A page out of sequence, or
+//! a new first page of the view, drops what was gathered (the view stays as it was).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use super::decode::Decoded;
-use crate::store::ViewKey;
+use crate::store::{ListWriter, ViewKey};
 
 /// Lists being paged through, at most this many at once.
 const MAX_PENDING: usize = 64;
+/// A list whose next page did not come within this long is dropped.
+const MAX_WAIT: Duration = Duration::from_secs(300);
 
 struct Pending {
     next: String,
-    list: Decoded,
+    writer: ListWriter,
+    since: Instant,
 }
 
-/// Pages gathered so far, by view.
+/// Lists waiting for their next page, by view.
 #[derive(Default)]
 pub struct Pages {
     pending: Mutex<HashMap<ViewKey, Pending>>,
 }
 
 impl Pages {
-    /// Feeds one page answered to a request with `request_continue`; returns the whole list when
-    /// this page completes it.
-    pub fn feed(&self, view: &ViewKey, request_continue: &str, page: Decoded) -> Option<Decoded> {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let mut list = if request_continue.is_empty() {
-            pending.remove(view);
-            page
-        } else {
-            let mut p = pending
-                .remove(view)
-                .filter(|p| p.next == request_continue)?;
-            p.list.items.extend(page.items);
-            p.list.continue_token = page.continue_token;
-            p.list
-        };
-        if list.continue_token.is_empty() {
-            return Some(list);
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ViewKey, Pending>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A first page of `view` arrived: whatever was gathered for it before is dropped.
+    pub fn forget(&self, view: &ViewKey) {
+        let gone = self.lock().remove(view);
+        drop(gone); // outside the lock: dropping a writer only marks its LIST given up
+    }
+
+    /// The writer of `view`'s LIST if `request_continue` is the token its last page gave.
+    pub fn take(&self, view: &ViewKey, request_continue: &str) -> Option<ListWriter> {
+        let p = self.lock().remove(view)?;
+        (p.next == request_continue && p.since.elapsed() < MAX_WAIT).then_some(p.writer)
+    }
+
+    /// Parks `writer` until the page asked with `next` arrives.
+    pub fn park(&self, view: &ViewKey, next: String, writer: ListWriter) {
+        let mut pending = self.lock();
+        pending.retain(|_, p| p.since.elapsed() < MAX_WAIT);
         if pending.len() >= MAX_PENDING {
             log::warn!("cache: too many paginated lists in flight; not caching {view:?}");
-            return None;
+            return;
         }
-        let next = std::mem::take(&mut list.continue_token);
-        pending.insert(view.clone(), Pending { next, list });
-        None
+        let since = Instant::now();
+        pending.insert(
+            view.clone(),
+            Pending {
+                next,
+                writer,
+                since,
+            },
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::cache::decode::OwnedItem;
-
-    fn page(names: &[&str], cont: &str) -> Decoded {
-        Decoded {
-            api_version: "v1".into(),
-            kind: "PodList".into(),
-            resource_version: 9,
-            continue_token: cont.into(),
-            items: names
-                .iter()
-                .map(|n| OwnedItem {
-                    namespace: "d".into(),
-                    name: (*n).into(),
-                    resource_version: 1,
-                    bytes: vec![],
-                })
-                .collect(),
-        }
-    }
+    use crate::store::{Store, StoreConfig};
 
     #[test]
-    fn assembles_in_order_and_drops_out_of_sequence() {
-        let p = Pages::default();
-        let v = ViewKey::default();
-        assert!(p.feed(&v, "", page(&["a"], "c1")).is_none());
-        assert!(p.feed(&v, "c1", page(&["b"], "c2")).is_none());
-        let all = p.feed(&v, "c2", page(&["c"], "")).expect("complete");
-        assert_eq!(all.items.len(), 3);
-        assert!(p.feed(&v, "", page(&["a"], "c1")).is_none());
-        assert!(p.feed(&v, "zz", page(&["b"], "")).is_none(), "wrong token");
-        assert!(p.feed(&v, "c1", page(&["b"], "")).is_none(), "dropped");
+    fn pages_continue_in_sequence_only() {
+        let dir = std::env::temp_dir().join(format!("yurt-pages-{}", std::process::id()));
+        let store = Store::open(&dir, &StoreConfig::default()).expect("open");
+        let (p, v) = (Pages::default(), ViewKey::default());
+        p.park(&v, "c1".into(), store.begin_list(&v).expect("begin"));
+        assert!(p.take(&v, "zz").is_none(), "wrong token drops the list");
+        assert!(p.take(&v, "c1").is_none(), "and it is gone");
+        p.park(&v, "c1".into(), store.begin_list(&v).expect("free again"));
+        let w = p.take(&v, "c1").expect("right token");
+        p.park(&v, "c2".into(), w);
+        p.forget(&v);
+        assert!(p.take(&v, "c2").is_none(), "a new first page dropped it");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,10 +1,11 @@
 //! Blocking reads behind the offline answers: a view's objects (its own, or filtered from a
-//! broader view of the same component) and one object across a component's views.
+//! broader view of the same component), lazily from one snapshot, and one object across a
+//! component's views.
 
-use super::filter::plan;
+use super::filter::{plan, Filter};
 use super::render::{object_kind, sniff};
 use crate::k8s::meta::{meta, Encoding as WireEncoding};
-use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta};
+use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta, ViewScan};
 
 /// A view's state as served offline.
 pub struct ViewData {
@@ -29,15 +30,46 @@ fn wire(e: Encoding) -> WireEncoding {
     }
 }
 
-/// The view's objects, or a broader view's filtered down to it; `None` if neither is cached.
-pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreError> {
-    if let Some((meta, mut items)) = store.list(want)? {
-        sort(&mut items);
-        let items = items.iter().map(|i| i.bytes().to_vec()).collect();
-        return Ok(Some(ViewData {
+/// A view as served offline, read lazily from one snapshot: its own objects, or a broader view's
+/// filtered down to it.
+pub struct Served {
+    /// The metadata of the view read (the broader one's when filtered).
+    pub meta: ViewMeta,
+    /// The broader view the items are filtered from, if not the view's own.
+    pub from: Option<ViewKey>,
+    scan: ViewScan,
+    filter: Option<Filter>,
+}
+
+impl Served {
+    /// How many objects are served (filtered ones are counted by reading them).
+    pub fn count(&self) -> usize {
+        match self.filter {
+            None => self.meta.count as usize,
+            Some(_) => self.items().count(),
+        }
+    }
+
+    /// The objects, in kube-apiserver's order; every call starts over on the same snapshot.
+    pub fn items(&self) -> impl Iterator<Item = Result<StoredItem, StoreError>> + Send + 'static {
+        let filter = self.filter.clone();
+        let enc = wire(self.meta.encoding);
+        self.scan.objects().filter(move |r| match (r, &filter) {
+            (Ok(i), Some(f)) => meta_matches(enc, i.bytes(), |m| f.matches(m)),
+            _ => true,
+        })
+    }
+}
+
+/// The view, or a broader view of the same component to filter; `None` if neither is cached.
+pub fn served(store: &Store, want: &ViewKey) -> Result<Option<Served>, StoreError> {
+    if let Some(scan) = store.scan_view(want)? {
+        let meta = scan.meta.clone();
+        return Ok(Some(Served {
             meta,
-            items,
+            scan,
             from: None,
+            filter: None,
         }));
     }
     if want.component.ends_with(super::table::TABLE_SUFFIX) {
@@ -47,28 +79,34 @@ pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreErro
         let Some(filter) = plan(&broad, want) else {
             continue;
         };
-        let Some((meta, mut items)) = store.list(&broad)? else {
+        let Some(scan) = store.scan_view(&broad)? else {
             continue;
         };
-        sort(&mut items);
-        let enc = wire(meta.encoding);
-        let items = items
-            .iter()
-            .filter(|i| meta_matches(enc, i.bytes(), |m| filter.matches(m)))
-            .map(|i| i.bytes().to_vec())
-            .collect();
-        return Ok(Some(ViewData {
+        let meta = scan.meta.clone();
+        return Ok(Some(Served {
             meta,
-            items,
+            scan,
             from: Some(broad),
+            filter: Some(filter),
         }));
     }
     Ok(None)
 }
 
-/// kube-apiserver's order: by namespace, then name (store keys are length-prefixed).
-fn sort(items: &mut [StoredItem]) {
-    items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+/// [`served`] with every object read into memory (Tables, which are small).
+pub fn view(store: &Store, want: &ViewKey) -> Result<Option<ViewData>, StoreError> {
+    let Some(s) = served(store, want)? else {
+        return Ok(None);
+    };
+    let items = s
+        .items()
+        .map(|r| r.map(|i| i.bytes().to_vec()))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(ViewData {
+        meta: s.meta,
+        items,
+        from: s.from,
+    }))
 }
 
 fn meta_matches(

@@ -1,11 +1,11 @@
 //! Pure state of one cached watch stream: bytes in, store steps out.
 //!
 //! Events arriving together become one `apply` batch (flash wear). A WatchList's initial ADDED
-//! events are held back and become the view's snapshot at the `initial-events-end` bookmark.
-//! An ERROR event (410 Expired, ...) or undecodable bytes end caching of the stream; what was
-//! applied before stays, the view is never wiped.
+//! events stream into a new snapshot of the view, committed at the `initial-events-end`
+//! bookmark. An ERROR event (410 Expired, ...) or undecodable bytes end caching of the stream;
+//! what was applied before stays, the view is never wiped.
 
-use super::decode::{next_event, Decoded, OwnedEvent, OwnedItem};
+use super::decode::{next_event, OwnedEvent, OwnedItem};
 use crate::k8s::decode_error::DecodeError;
 use crate::k8s::meta::Encoding;
 use crate::k8s::watch::MAX_FRAME_LEN;
@@ -13,8 +13,14 @@ use crate::k8s::watch::MAX_FRAME_LEN;
 /// What the writer does next with the store.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Replace the view's membership (WatchList snapshot).
-    Commit(Decoded),
+    /// Objects of a WatchList's initial events, for the snapshot being built.
+    Initial(Vec<OwnedItem>),
+    /// The initial events are over: the snapshot is the view now, with this List metadata.
+    Commit {
+        api_version: String,
+        kind: String,
+        resource_version: u64,
+    },
     /// Apply these events in one batch.
     Apply(Vec<OwnedEvent>),
 }
@@ -26,7 +32,7 @@ pub struct Watcher {
     /// Leading bytes of `buf` known to hold no newline (JSON): a big event arriving in many
     /// frames is scanned once, not once per frame.
     no_newline: usize,
-    /// `Some` while a WatchList's initial events are being gathered.
+    /// `Some` while a WatchList's initial events come (those not handed out yet).
     initial: Option<Vec<OwnedItem>>,
     /// Set once the stream must not be cached any further.
     pub stopped: bool,
@@ -80,6 +86,9 @@ impl Watcher {
         self.buf.drain(..used.min(self.buf.len()));
         // Decoding stopped at a line without its newline (or the stream stopped).
         self.no_newline = self.buf.len();
+        if let Some(initial) = self.initial.as_mut().filter(|i| !i.is_empty()) {
+            steps.push(Step::Initial(std::mem::take(initial)));
+        }
         if !batch.is_empty() {
             steps.push(Step::Apply(batch));
         }
@@ -96,8 +105,9 @@ impl Watcher {
         if let Some(initial) = &mut self.initial {
             match event {
                 OwnedEvent::Put(item) => initial.push(item),
-                OwnedEvent::Delete(item) => {
-                    initial.retain(|i| (&i.namespace, &i.name) != (&item.namespace, &item.name))
+                OwnedEvent::Delete(_) => {
+                    log::warn!("cache: DELETED among a WatchList's initial events; not caching it");
+                    self.error(0);
                 }
                 OwnedEvent::Bookmark {
                     resource_version,
@@ -105,13 +115,14 @@ impl Watcher {
                     api_version,
                     kind,
                 } => {
-                    steps.push(Step::Commit(Decoded {
+                    if !initial.is_empty() {
+                        steps.push(Step::Initial(std::mem::take(initial)));
+                    }
+                    steps.push(Step::Commit {
                         api_version,
                         kind: format!("{kind}List"),
                         resource_version,
-                        continue_token: String::new(),
-                        items: std::mem::take(initial),
-                    }));
+                    });
                     self.initial = None;
                 }
                 OwnedEvent::Bookmark { .. } => {}
@@ -150,10 +161,14 @@ mod tests {
         all.extend(bookmark_json("v1", "Pod", "5", true));
         all.extend(encode_watch_line(EventType::Modified, &pod("a", 6)));
         let (head, tail) = all.split_at(all.len() - 7);
-        w.push(head);
-        let first = w.steps();
+        let (first, rest) = head.split_at(10);
+        w.push(first);
+        assert!(w.steps().is_empty(), "not one whole event yet");
+        w.push(rest);
+        let steps = w.steps();
         assert!(
-            matches!(&first[..], [Step::Commit(d)] if d.items.len() == 2 && d.kind == "PodList" && d.resource_version == 5)
+            matches!(&steps[..], [Step::Initial(i), Step::Commit { kind, resource_version: 5, .. }] if i.len() == 2 && kind == "PodList"),
+            "{steps:?}"
         );
         w.push(tail);
         assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
@@ -176,6 +191,18 @@ mod tests {
         w.push(tail);
         assert!(matches!(&w.steps()[..], [Step::Apply(e)] if e.len() == 1));
         assert!(!w.stopped);
+    }
+
+    #[test]
+    fn initial_events_are_handed_out_as_they_come() {
+        let mut w = Watcher::new(Encoding::Json, true);
+        w.push(&encode_watch_line(EventType::Added, &pod("a", 3)));
+        assert!(matches!(&w.steps()[..], [Step::Initial(i)] if i.len() == 1));
+        w.push(&encode_watch_line(EventType::Deleted, &pod("a", 4)));
+        assert!(
+            w.steps().is_empty() && w.stopped,
+            "a delete among them is not a snapshot"
+        );
     }
 
     #[test]

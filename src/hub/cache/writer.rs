@@ -1,24 +1,41 @@
 //! The writer: one task per cached response, fed by the tee. Store I/O runs on smol's blocking
-//! pool, never on the executor; a body that did not end cleanly writes nothing.
+//! pool, never on the executor; a body that did not end cleanly commits nothing.
+//!
+//! A LIST (and a WatchList's initial events) is split into objects as it arrives and streamed
+//! into the view's next generation chunk by chunk (`store/list.rs`), so memory stays a chunk
+//! whatever the size of the list. GETs and Tables are small: whole body, then one commit.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use smol::channel::Receiver;
 
-use super::decode::{self, store_encoding, Decoded};
-use super::tee::{Msg, TEE_FRAMES};
+use super::decode::{self, store_encoding, OwnedItem};
+use super::tee::{Msg, TEE_FRAMES, TEE_LIST_FRAMES};
 use super::watch::{Step, Watcher};
 use super::{Cache, Kind, Target};
-use crate::k8s::meta::Encoding;
+use crate::k8s::list_stream::{ListHead, ListScanner, Step as Piece};
+use crate::k8s::meta::{rv_u64, Encoding};
 use crate::k8s::watch::MAX_FRAME_LEN;
-use crate::store::{ListMeta, StoreError};
+use crate::store::{Item, ListMeta, ListWriter, StoreError};
+
+/// Bytes of decoded objects handed to the store at once.
+const PUSH_BYTES: usize = 256 * 1024;
+/// How long a watch's writer lets the rest of a burst arrive before writing: events that come
+/// together become one batch and one sync, not one each (flash wear). Only the cache waits.
+const COALESCE: Duration = Duration::from_millis(20);
 
 /// Starts the writer of one response; returns the tee's end of the channel.
 pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> smol::channel::Sender<Msg> {
-    let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
+    let frames = match target.kind {
+        Kind::Watch { .. } => TEE_FRAMES,
+        _ => TEE_LIST_FRAMES,
+    };
+    let (tx, rx) = smol::channel::bounded(frames);
     smol::spawn(async move {
         match target.kind {
-            Kind::Get | Kind::List | Kind::Table => snapshot(cache, target, enc, rx).await,
+            Kind::Get | Kind::Table => snapshot(cache, target, enc, rx).await,
+            Kind::List => list(cache, target, enc, rx).await,
             Kind::Watch { list } => watch(cache, target, enc, list, rx).await,
         }
     })
@@ -26,7 +43,7 @@ pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> smol::channel:
     tx
 }
 
-/// GET / LIST: the whole body, then one commit.
+/// GET / Table: the whole body, then one commit.
 async fn snapshot(cache: Arc<Cache>, target: Target, enc: Encoding, rx: Receiver<Msg>) {
     let mut body = Vec::new();
     loop {
@@ -37,55 +54,38 @@ async fn snapshot(cache: Arc<Cache>, target: Target, enc: Encoding, rx: Receiver
                 return;
             }
             Ok(Msg::End) => break,
-            Err(_) => {
-                log::info!(
-                    "cache: {:?} answer was cut short; nothing cached",
-                    target.view.gvr
-                );
-                return;
-            }
+            Err(_) => return cut_short(&target),
         }
     }
     smol::unblock(move || commit_snapshot(&cache, &target, enc, &body)).await
 }
 
+fn cut_short(target: &Target) {
+    log::info!(
+        "cache: {:?} answer was cut short; nothing cached",
+        target.view.gvr
+    );
+}
+
+fn malformed(cache: &Cache, target: &Target, e: &dyn std::fmt::Display) {
+    log::warn!(
+        "cache: malformed {:?} answer ({e}); nothing cached",
+        target.view.gvr
+    );
+    cache.metrics.write_failure("malformed");
+}
+
 fn commit_snapshot(cache: &Cache, target: &Target, enc: Encoding, body: &[u8]) {
     let decoded = match target.kind {
         Kind::Get => decode::object(enc, body),
-        Kind::Table => super::table::decode(body),
-        _ => decode::list(enc, body),
+        _ => super::table::decode(body),
     };
-    let decoded = match decoded {
+    let d = match decoded {
         Ok(d) => d,
-        Err(e) => {
-            log::warn!(
-                "cache: malformed {:?} answer ({e}); nothing cached",
-                target.view.gvr
-            );
-            cache.metrics.write_failure("malformed");
-            return;
-        }
+        Err(e) => return malformed(cache, target, &e),
     };
-    let whole = match target.kind {
-        Kind::List => cache
-            .pages
-            .feed(&target.view, &target.continue_token, decoded),
-        _ => Some(decoded),
-    };
-    if let Some(d) = whole {
-        commit(cache, target, enc, d);
-    }
-}
-
-/// Replaces the view with `d` (LIST, WatchList snapshot, GET).
-fn commit(cache: &Cache, target: &Target, enc: Encoding, d: Decoded) {
-    let meta = ListMeta {
-        api_version: d.api_version,
-        kind: d.kind,
-        resource_version: d.resource_version,
-        encoding: store_encoding(enc),
-    };
-    let items: Vec<_> = d.items.iter().map(|i| i.as_item()).collect();
+    let meta = list_meta(&d.api_version, &d.kind, d.resource_version, enc);
+    let items: Vec<_> = d.items.iter().map(OwnedItem::as_item).collect();
     let r = match target.kind {
         Kind::Get => match items.first() {
             Some(i) => cache.store.put_object(&target.view, &meta, i),
@@ -98,21 +98,152 @@ fn commit(cache: &Cache, target: &Target, enc: Encoding, d: Decoded) {
     }
 }
 
+fn list_meta(api_version: &str, kind: &str, resource_version: u64, enc: Encoding) -> ListMeta {
+    ListMeta {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        resource_version,
+        encoding: store_encoding(enc),
+    }
+}
+
 fn failed(cache: &Cache, e: &StoreError) {
     let reason = match e {
         StoreError::Full { .. } => "full",
         StoreError::Invalid(_) => "invalid",
+        StoreError::Busy => return log::debug!("cache: {e}"),
         _ => "io",
     };
     log::warn!("cache: write failed: {e}");
     cache.metrics.write_failure(reason);
 }
 
-/// WATCH: decode as frames come, one batch per group of frames available together.
+/// The LIST writer of this page: a new one for a first page, the parked one for a next page.
+async fn list_writer(cache: &Arc<Cache>, target: &Target) -> Option<ListWriter> {
+    if !target.continue_token.is_empty() {
+        return cache.pages.take(&target.view, &target.continue_token);
+    }
+    cache.pages.forget(&target.view);
+    let (c, view) = (cache.clone(), target.view.clone());
+    match smol::unblock(move || c.store.begin_list(&view)).await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            failed(cache, &e);
+            None
+        }
+    }
+}
+
+/// Hands `items` to the store on the blocking pool; `None` once the LIST was given up.
+async fn push(cache: &Arc<Cache>, w: ListWriter, items: Vec<OwnedItem>) -> Option<ListWriter> {
+    if items.is_empty() {
+        return Some(w);
+    }
+    let c = cache.clone();
+    let (w, r) = smol::unblock(move || {
+        let mut w = w;
+        let borrowed: Vec<Item<'_>> = items.iter().map(OwnedItem::as_item).collect();
+        let r = w.push(&c.store, &borrowed);
+        (w, r)
+    })
+    .await;
+    match r {
+        Ok(()) => Some(w),
+        Err(e) => {
+            failed(cache, &e);
+            None
+        }
+    }
+}
+
+/// Commits a LIST written by `w` with the List fields of its last page.
+async fn finish(cache: &Arc<Cache>, target: &Target, w: ListWriter, meta: ListMeta) {
+    let c = cache.clone();
+    let r = smol::unblock(move || w.finish(&c.store, &meta)).await;
+    match r {
+        Ok(outcome) => log::debug!("cache: LIST of {:?}: {outcome:?}", target.view.gvr),
+        Err(e) => failed(cache, &e),
+    }
+}
+
+/// LIST: objects decoded as frames arrive, pushed in chunks; committed (or parked until the next
+/// page) once the body ended cleanly.
+async fn list(cache: Arc<Cache>, target: Target, enc: Encoding, rx: Receiver<Msg>) {
+    let Some(mut w) = list_writer(&cache, &target).await else {
+        return; // dropping rx tells the tee to stop copying
+    };
+    let mut scan = ListScanner::new(enc);
+    let (mut buf, mut items, mut gathered) = (Vec::new(), Vec::new(), 0);
+    loop {
+        match rx.recv().await {
+            Ok(Msg::Data(b)) => buf.extend_from_slice(&b),
+            Ok(Msg::End) => break,
+            Err(_) => return cut_short(&target),
+        }
+        if let Err(e) = split(&mut scan, &mut buf, enc, &mut items, &mut gathered) {
+            return malformed(&cache, &target, &e);
+        }
+        if gathered >= PUSH_BYTES {
+            gathered = 0;
+            let Some(next) = push(&cache, w, std::mem::take(&mut items)).await else {
+                return;
+            };
+            w = next;
+        }
+    }
+    let head = match scan.finish(&buf) {
+        Ok(h) => h,
+        Err(e) => return malformed(&cache, &target, &e),
+    };
+    let Some(w) = push(&cache, w, items).await else {
+        return;
+    };
+    if !head.continue_token.is_empty() {
+        return cache.pages.park(&target.view, head.continue_token, w);
+    }
+    match head_meta(&head, enc) {
+        Ok(meta) => finish(&cache, &target, w, meta).await,
+        Err(e) => malformed(&cache, &target, &e),
+    }
+}
+
+fn head_meta(head: &ListHead, enc: Encoding) -> Result<ListMeta, String> {
+    let rv = rv_u64(&head.resource_version)
+        .ok_or_else(|| format!("list resourceVersion {:?}", head.resource_version))?;
+    Ok(list_meta(&head.api_version, &head.kind, rv, enc))
+}
+
+/// Takes every whole object out of `buf` into `items`.
+fn split(
+    scan: &mut ListScanner,
+    buf: &mut Vec<u8>,
+    enc: Encoding,
+    items: &mut Vec<OwnedItem>,
+    gathered: &mut usize,
+) -> Result<(), String> {
+    let mut used = 0;
+    while let Some((piece, n)) = scan.next(&buf[used..]).map_err(|e| e.to_string())? {
+        if let Piece::Item(bytes) = piece {
+            let item = decode::item(enc, bytes).map_err(|e| e.to_string())?;
+            *gathered += item.bytes.len();
+            items.push(item);
+        }
+        used += n;
+    }
+    buf.drain(..used);
+    Ok(())
+}
+
+/// WATCH: decode as frames come, one batch per burst (frames arriving within [`COALESCE`]); a
+/// WatchList's initial events stream into a new snapshot committed at their bookmark.
 async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx: Receiver<Msg>) {
     let mut w = Watcher::new(enc, list);
     let target = Arc::new(target);
+    let mut snapshot: Option<ListWriter> = None;
     while let Ok(msg) = rx.recv().await {
+        if matches!(msg, Msg::Data(_)) {
+            smol::Timer::after(COALESCE).await;
+        }
         let mut msgs = vec![msg];
         while let Ok(m) = rx.try_recv() {
             msgs.push(m);
@@ -122,10 +253,8 @@ async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx:
                 w.push(b);
             }
         }
-        let steps = w.steps();
-        if !steps.is_empty() {
-            let (c, t) = (cache.clone(), target.clone());
-            if !smol::unblock(move || run_steps(&c, &t, enc, steps)).await {
+        for step in w.steps() {
+            if !run_step(&cache, &target, enc, step, &mut snapshot).await {
                 return;
             }
         }
@@ -135,25 +264,59 @@ async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx:
     }
 }
 
-/// Writes the steps; `false` when the stream must not be cached any further.
-fn run_steps(cache: &Cache, target: &Target, enc: Encoding, steps: Vec<Step>) -> bool {
-    for step in steps {
-        match step {
-            Step::Commit(d) => commit(cache, target, enc, d),
-            Step::Apply(events) => {
-                if !super::order::caught_up(&cache.store, &target.view, target.watch_from) {
+/// One step of a watch; `false` when caching this stream is over.
+async fn run_step(
+    cache: &Arc<Cache>,
+    target: &Arc<Target>,
+    enc: Encoding,
+    step: Step,
+    snapshot: &mut Option<ListWriter>,
+) -> bool {
+    match step {
+        Step::Initial(items) => {
+            let w = match snapshot.take() {
+                Some(w) => w,
+                None => match list_writer(cache, target).await {
+                    Some(w) => w,
+                    None => return false,
+                },
+            };
+            *snapshot = push(cache, w, items).await;
+            snapshot.is_some()
+        }
+        Step::Commit {
+            api_version,
+            kind,
+            resource_version,
+        } => {
+            let w = match snapshot.take() {
+                Some(w) => w,
+                None => match list_writer(cache, target).await {
+                    Some(w) => w,
+                    None => return false,
+                },
+            };
+            let meta = list_meta(&api_version, &kind, resource_version, enc);
+            finish(cache, target, w, meta).await;
+            true
+        }
+        Step::Apply(events) => {
+            let (c, t) = (cache.clone(), target.clone());
+            smol::unblock(move || {
+                if !super::order::caught_up(&c.store, &t.view, t.watch_from) {
                     log::info!(
                         "cache: the {:?} list this watch follows never reached the cache; not caching the watch",
-                        target.view.gvr
+                        t.view.gvr
                     );
                     return false;
                 }
                 let evs: Vec<_> = events.iter().filter_map(|e| e.as_event()).collect();
-                if let Err(e) = cache.store.apply(&target.view, &evs) {
-                    failed(cache, &e);
+                if let Err(e) = c.store.apply(&t.view, &evs) {
+                    failed(&c, &e);
                 }
-            }
+                true
+            })
+            .await
         }
     }
-    true
 }

@@ -43,21 +43,32 @@ pub fn encode_list_json(
     resource_version: &str,
     items: &[&[u8]],
 ) -> Vec<u8> {
-    let items_len: usize = items.iter().map(|i| i.len() + 1).sum();
-    let mut out = Vec::with_capacity(96 + items_len);
-    out.push(b'{');
-    put_type_meta(&mut out, api_version, kind);
-    out.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
-    put_str(&mut out, resource_version);
-    out.extend_from_slice(b"},\"items\":[");
+    let (mut out, tail) = list_json_frame(api_version, kind, resource_version);
+    out.reserve(items.iter().map(|i| i.len() + 1).sum::<usize>() + tail.len());
     for (n, item) in items.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
         out.extend_from_slice(item);
     }
-    out.extend_from_slice(b"]}\n");
+    out.extend_from_slice(&tail);
     out
+}
+
+/// A List body in pieces, for answers written as they are read: `head`, the items separated by
+/// `,`, then `tail` is exactly [`encode_list_json`].
+pub fn list_json_frame(
+    api_version: &str,
+    kind: &str,
+    resource_version: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut head = Vec::with_capacity(96);
+    head.push(b'{');
+    put_type_meta(&mut head, api_version, kind);
+    head.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    put_str(&mut head, resource_version);
+    head.extend_from_slice(b"},\"items\":[");
+    (head, b"]}\n".to_vec())
 }
 
 /// One watch line `{"type":T,"object":O}\n`. Line breaks in `object` (a pretty-printed List

@@ -65,6 +65,23 @@ pub fn decode_list_json(bytes: &[u8]) -> Result<JsonList<'_>, DecodeError> {
     })
 }
 
+/// `resourceVersion` and `continue` of a JSON ListMeta (`null` reads as empty).
+pub fn decode_list_meta_json(bytes: &[u8]) -> Result<(String, String), DecodeError> {
+    let m: Option<RawListMeta<'_>> =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::json(&e))?;
+    let m = m.unwrap_or_default();
+    Ok((
+        text(m.resource_version).into_owned(),
+        text(m.continue_token).into_owned(),
+    ))
+}
+
+/// A JSON string value (`null` reads as empty).
+pub fn json_text(bytes: &[u8]) -> Result<String, DecodeError> {
+    let s: Option<Str<'_>> = serde_json::from_slice(bytes).map_err(|e| DecodeError::json(&e))?;
+    Ok(text(s).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

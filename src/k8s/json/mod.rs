@@ -8,7 +8,9 @@ mod list;
 mod meta;
 mod watch;
 
-pub use encode::{bookmark_json, compact, encode_list_json, encode_watch_line, with_type_meta};
-pub use list::{decode_list_json, JsonList};
+pub use encode::{
+    bookmark_json, compact, encode_list_json, encode_watch_line, list_json_frame, with_type_meta,
+};
+pub use list::{decode_list_json, decode_list_meta_json, json_text, JsonList};
 pub use meta::{object_meta_json, status_json, JsonMeta};
 pub use watch::{decode_watch_line, decode_watch_line_limited, watch_event_json, JsonWatchEvent};

@@ -58,20 +58,59 @@ pub fn encode_list(
     continue_token: &str,
     items: &[&[u8]],
 ) -> Vec<u8> {
+    let items_len: usize = items.iter().map(|i| item_framed_len(i.len())).sum();
+    let (mut out, tail) = list_frame(
+        api_version,
+        kind,
+        list_resource_version,
+        continue_token,
+        items_len,
+    );
+    out.reserve(items_len + tail.len());
+    for item in items {
+        put_item(&mut out, item);
+    }
+    out.extend_from_slice(&tail);
+    out
+}
+
+/// A List body in pieces, for answers written as they are read: `head`, then [`put_item`] for
+/// each item, then `tail` is exactly [`encode_list`]. `items_len` is the sum of
+/// [`item_framed_len`] over the items (protobuf announces lengths before the bytes).
+pub fn list_frame(
+    api_version: &str,
+    kind: &str,
+    list_resource_version: &str,
+    continue_token: &str,
+    items_len: usize,
+) -> (Vec<u8>, Vec<u8>) {
     let meta_len = len_field_size(1, 0)
         + len_field_size(2, list_resource_version.len())
         + len_field_size(3, continue_token.len());
-    let items_len: usize = items.iter().map(|i| len_field_size(2, i.len())).sum();
     let raw_len = len_field_size(1, meta_len) + items_len;
-    encode_envelope_with(api_version, kind, raw_len, |out| {
+    let mut whole = encode_envelope_with(api_version, kind, raw_len, |out| {
         put_len_prefix(out, 1, meta_len);
         put_bytes(out, 1, b"");
         put_bytes(out, 2, list_resource_version.as_bytes());
         put_bytes(out, 3, continue_token.as_bytes());
-        for item in items {
-            put_bytes(out, 2, item);
-        }
-    })
+        out.resize(out.len() + items_len, 0);
+    });
+    let tail = whole.split_off(whole.len() - ENVELOPE_TAIL);
+    whole.truncate(whole.len() - items_len);
+    (whole, tail)
+}
+
+/// Bytes after the raw message in an envelope: empty contentEncoding and contentType.
+const ENVELOPE_TAIL: usize = 4;
+
+/// Bytes one item of `len` bytes takes in a List (tag, length, item).
+pub fn item_framed_len(len: usize) -> usize {
+    len_field_size(2, len)
+}
+
+/// Appends one item to a List being written after [`list_frame`]'s head.
+pub fn put_item(out: &mut Vec<u8>, item: &[u8]) {
+    put_bytes(out, 2, item);
 }
 
 #[cfg(test)]
@@ -92,6 +131,21 @@ mod tests {
         );
         let again = encode_list(env.api_version, env.kind, "72", "", &list.items);
         assert_eq!(again, LIST_PODS);
+    }
+
+    #[test]
+    fn a_list_written_in_pieces_is_the_same_list() {
+        let items: [&[u8]; 3] = [b"\x0a\x00", &[7u8; 300], b""];
+        let whole = encode_list("v1", "PodList", "72", "", &items);
+        let len = items.iter().map(|i| item_framed_len(i.len())).sum();
+        let (mut pieces, tail) = list_frame("v1", "PodList", "72", "", len);
+        for i in items {
+            put_item(&mut pieces, i);
+        }
+        pieces.extend_from_slice(&tail);
+        assert_eq!(pieces, whole);
+        let env = decode_envelope(&whole).expect("envelope");
+        assert_eq!(decode_list(env.raw).expect("list").items, items);
     }
 
     #[test]

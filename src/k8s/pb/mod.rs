@@ -14,7 +14,7 @@ pub mod wire;
 pub(crate) mod write;
 
 pub use envelope::{decode_envelope, encode_envelope, has_magic, Envelope, MAGIC};
-pub use list::{decode_list, encode_list, List};
+pub use list::{decode_list, encode_list, item_framed_len, list_frame, put_item, List};
 pub use meta::{object_meta, status, ObjectMeta, Time};
 pub use watch::{
     bookmark_pb, decode_watch_frame, decode_watch_frame_limited, encode_watch_frame, watch_event,

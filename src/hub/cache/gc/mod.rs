@@ -232,7 +232,7 @@ impl Gc {
                 gone,
                 resource_version,
             },
-            Committed::Stale { .. } => Outcome::Kept,
+            Committed::Stale { .. } | Committed::Cancelled => Outcome::Kept,
         })
     }
 
