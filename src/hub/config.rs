@@ -83,6 +83,11 @@ pub struct HubArgs {
     /// coalescing window of --cache-sync coalesce, 1 to 1000 ms (default 50)
     #[argh(option)]
     pub cache_sync_coalesce_ms: Option<u64>,
+    /// how far, in MiB, the cache writer may fall behind an answer streaming to its client before
+    /// that answer is not cached (default 4): the client is never slowed for the cache, and
+    /// this bounds the memory a disk slower than the network can take
+    #[argh(option)]
+    pub cache_writer_lag_mib: Option<u64>,
     /// seconds in-flight requests get to finish after SIGTERM (default 5)
     #[argh(option, default = "5")]
     pub shutdown_grace_seconds: u64,
@@ -244,6 +249,14 @@ impl HubArgs {
             sync_coalesce_ms: self.cache_sync_coalesce_ms,
         };
         flags.apply(&mut c.store).map_err(ConfigError::Invalid)?;
+        if let Some(m) = self.cache_writer_lag_mib {
+            if !(1..=1024).contains(&m) {
+                return Err(invalid(format!(
+                    "--cache-writer-lag-mib {m}: 1 to 1024"
+                )));
+            }
+            c.writer_lag = (m as usize) << 20;
+        }
         c.store
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;

@@ -317,7 +317,7 @@ impl Proxy {
         &self,
         ctx: &Ctx,
         resp: &Response<Incoming>,
-    ) -> Option<(Arc<Cache>, smol::channel::Sender<super::cache::tee::Msg>)> {
+    ) -> Option<(Arc<Cache>, super::cache::tee::CopyTx)> {
         let cache = self.cache.as_ref()?;
         let (status, headers) = (resp.status(), resp.headers());
         let tx = match &ctx.target {

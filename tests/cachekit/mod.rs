@@ -37,16 +37,23 @@ pub fn serve(double: &ApiDouble) -> (SocketAddr, Trigger) {
 }
 
 pub fn rig(cache_dir: Option<PathBuf>) -> Rig {
+    rig_with(cache_dir, |_| {})
+}
+
+/// [`rig`] with the hub's cache settings adjusted by `tweak`.
+#[allow(dead_code)]
+pub fn rig_with(cache_dir: Option<PathBuf>, tweak: impl FnOnce(&mut CacheConfig)) -> Rig {
     let double = ApiDouble::sandbox(NODE);
     let (addr, stop) = serve(&double);
     let mut cfg = hub_config_for(&[addr], node_cert(), LbMode::RoundRobin);
     if let Some(d) = cache_dir {
         cfg.cache_dir = d;
     }
-    let cache = CacheConfig {
+    let mut cache = CacheConfig {
         agents: Agents::All,
         ..CacheConfig::in_dir(&cfg.cache_dir)
     };
+    tweak(&mut cache);
     let hub = HubUnderTest::start_with_cache(cfg, cache);
     let admin = pki()
         .client("kubernetes-admin", Some("system:masters"))

@@ -116,6 +116,9 @@ pub struct CacheConfig {
     pub store: StoreConfig,
     /// How long one request of the GC at start may take (default 30 s).
     pub gc_timeout: Duration,
+    /// `--cache-writer-lag-mib`: how far behind an answer its cache writer may fall (bytes)
+    /// before the answer is not cached (default [`super::tee::TEE_BUDGET`]).
+    pub writer_lag: usize,
 }
 
 impl CacheConfig {
@@ -126,6 +129,7 @@ impl CacheConfig {
             agents: Agents::default(),
             store: StoreConfig::default(),
             gc_timeout: super::gc::DEFAULT_TIMEOUT,
+            writer_lag: super::tee::TEE_BUDGET,
         }
     }
 
@@ -154,6 +158,7 @@ impl CacheConfig {
             agents: Agents::parse(agents),
             store,
             gc_timeout: super::gc::DEFAULT_TIMEOUT,
+            writer_lag: super::tee::TEE_BUDGET,
         })
     }
 }

@@ -66,6 +66,8 @@ pub struct Cache {
     pub pages: pages::Pages,
     /// One line per view first served offline in an outage.
     pub offline_log: offline_log::OfflineLog,
+    /// Bytes of copies an answer may have waiting for its writer (`--cache-writer-lag-mib`).
+    pub writer_lag: usize,
 }
 
 impl Cache {
@@ -89,6 +91,7 @@ impl Cache {
             metrics: Arc::default(),
             pages: pages::Pages::default(),
             offline_log: offline_log::OfflineLog::default(),
+            writer_lag: cfg.writer_lag,
         })
     }
 

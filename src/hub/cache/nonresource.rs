@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{header, HeaderMap, StatusCode};
-use smol::channel::Sender;
 
-use super::tee::{Msg, TEE_FRAMES};
+use super::tee::CopyTx;
 use super::Cache;
 use crate::k8s::request_info::{RequestInfo, Verb};
 use crate::store::{Encoding, Gvr, Item, ListMeta, Store, StoreError, ViewKey};
@@ -78,12 +77,12 @@ pub fn start(
     accept: &str,
     status: StatusCode,
     h: &HeaderMap,
-) -> Option<Sender<Msg>> {
+) -> Option<CopyTx> {
     let ct = h.get(header::CONTENT_TYPE)?.to_str().ok()?.to_string();
     if !super::tee::keepable(status, h) || ct.len() > 1024 {
         return None;
     }
-    let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
+    let (tx, rx) = super::tee::copies(cache.writer_lag);
     let cache = cache.clone();
     let view = view(component, &info.path, accept);
     smol::spawn(async move {

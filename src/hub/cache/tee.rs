@@ -1,40 +1,32 @@
 //! The tee: a response body that streams to the client unchanged and hands a copy of each frame
-//! to the cache writer through a bounded channel.
+//! to the cache writer.
 //!
-//! The channel bounds the hub's memory: a LIST arriving faster than the disk takes it (a 20 MiB
-//! list on a LAN) would otherwise pile up in RAM. When it is full the tee holds the *next* frame
-//! until the writer made room, so the client is paced to the disk while the disk keeps up; a
-//! writer that takes no frame for [`TEE_MAX_STALL`] (a stalled disk) gets the rest of that
-//! response no more: it is not cached (a log line and a metric) and the client goes on at full
-//! speed.
+//! The client is never held for the cache (issue 3: "never delaying the client on disk I/O").
+//! Copies wait for their writer in a queue bounded in bytes ([`TEE_BUDGET`]), which bounds the
+//! hub's memory: a LIST arriving faster than the disk takes it (a 20 MiB list on a LAN) would
+//! otherwise pile up in RAM. When a copy would go over the budget, that answer is not cached (a
+//! log line and `node_yurthub_cache_abandoned_responses_total`) and the client goes on at full
+//! speed; the next LIST of the view tries again.
 
-use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use smol::channel::{Sender, TrySendError};
-use smol::Timer;
+use smol::channel::{Receiver, Sender};
 
 use super::metrics::CacheMetrics;
 use super::{writer, Cache, Target};
 use crate::k8s::meta::Encoding;
 use crate::net::http::{Body, BoxError};
 
-/// Frames buffered between a watch and its writer (events are small).
-pub const TEE_FRAMES: usize = 1024;
-/// Frames buffered between a LIST, GET or Table and its writer: up to ~16 KiB each, so about
-/// 1 MiB of a list in flight.
-pub const TEE_LIST_FRAMES: usize = 64;
-/// Longest a response is held back at once waiting for its writer; then it is not cached.
-pub const TEE_MAX_STALL: Duration = Duration::from_secs(1);
-
-/// A copy waiting for room in the channel: `true` once sent, `false` when the wait ran out.
-type Waiting = Pin<Box<dyn Future<Output = bool> + Send>>;
+/// Bytes of copies one answer may have waiting for its writer (the writer takes a LIST in
+/// 256 KiB pieces and a memtable flush at most stalls it briefly; a disk slower than the
+/// network for longer than this costs the answer, not the client).
+pub const TEE_BUDGET: usize = 4 * 1024 * 1024;
 
 /// What the writer receives.
 #[derive(Debug)]
@@ -45,6 +37,77 @@ pub enum Msg {
     End,
 }
 
+impl Msg {
+    fn len(&self) -> usize {
+        match self {
+            Msg::Data(b) => b.len(),
+            Msg::End => 0,
+        }
+    }
+}
+
+/// The tee's end of the queue of copies.
+pub struct CopyTx {
+    tx: Sender<Msg>,
+    queued: Arc<AtomicUsize>,
+    budget: usize,
+}
+
+/// Why a copy was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotQueued {
+    /// The writer is [`TEE_BUDGET`] behind.
+    OverBudget,
+    /// The writer stopped (it decided not to cache the answer).
+    Closed,
+}
+
+impl CopyTx {
+    /// Queues `msg` without waiting.
+    pub fn try_send(&self, msg: Msg) -> Result<(), NotQueued> {
+        let n = msg.len();
+        if self.queued.fetch_add(n, Ordering::AcqRel) + n > self.budget {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            return Err(NotQueued::OverBudget);
+        }
+        self.tx.try_send(msg).map_err(|_| NotQueued::Closed)
+    }
+}
+
+/// The writer's end of the queue of copies.
+pub struct CopyRx {
+    rx: Receiver<Msg>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl CopyRx {
+    /// The next copy; `None` once the tee is gone (after `End`, or cut short without it).
+    pub async fn recv(&self) -> Option<Msg> {
+        let m = self.rx.recv().await.ok()?;
+        self.queued.fetch_sub(m.len(), Ordering::AcqRel);
+        Some(m)
+    }
+
+    /// The next copy if one is queued.
+    pub fn try_recv(&self) -> Option<Msg> {
+        let m = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(m.len(), Ordering::AcqRel);
+        Some(m)
+    }
+}
+
+/// A queue of copies holding at most `budget` bytes.
+pub fn copies(budget: usize) -> (CopyTx, CopyRx) {
+    let (tx, rx) = smol::channel::unbounded();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let tx = CopyTx {
+        tx,
+        queued: queued.clone(),
+        budget,
+    };
+    (tx, CopyRx { rx, queued })
+}
+
 /// Whether an answer can be kept as it streams by: 2xx and identity-encoded.
 pub fn keepable(status: StatusCode, h: &HeaderMap) -> bool {
     status.is_success()
@@ -53,10 +116,10 @@ pub fn keepable(status: StatusCode, h: &HeaderMap) -> bool {
 }
 
 /// A whole body of at most `max` bytes from the tee; `None` if it was cut short or too big.
-pub async fn collect(rx: smol::channel::Receiver<Msg>, max: usize) -> Option<Vec<u8>> {
+pub async fn collect(rx: CopyRx, max: usize) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     loop {
-        match rx.recv().await.ok()? {
+        match rx.recv().await? {
             Msg::Data(b) if body.len() + b.len() <= max => body.extend_from_slice(&b),
             Msg::Data(_) => return None,
             Msg::End => return Some(body),
@@ -70,7 +133,7 @@ pub fn start(
     target: &Target,
     status: StatusCode,
     h: &HeaderMap,
-) -> Option<Sender<Msg>> {
+) -> Option<CopyTx> {
     let enc = h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -84,22 +147,19 @@ pub fn start(
 /// The client's body plus the copy.
 pub struct TeeBody {
     inner: Body,
-    tx: Option<Sender<Msg>>,
+    tx: Option<CopyTx>,
     metrics: Arc<CacheMetrics>,
     component: String,
-    /// A copy the writer has no room for yet; polled before the next frame.
-    waiting: Option<Waiting>,
 }
 
 impl TeeBody {
     /// Wraps `inner`; frames go to `tx`.
-    pub fn new(inner: Body, tx: Sender<Msg>, metrics: Arc<CacheMetrics>, component: &str) -> Self {
+    pub fn new(inner: Body, tx: CopyTx, metrics: Arc<CacheMetrics>, component: &str) -> Self {
         TeeBody {
             inner,
             tx: Some(tx),
             metrics,
             component: component.to_string(),
-            waiting: None,
         }
     }
 
@@ -107,68 +167,25 @@ impl TeeBody {
         let Some(tx) = &self.tx else { return };
         match tx.try_send(msg) {
             Ok(()) => {}
-            Err(TrySendError::Full(msg)) => {
-                self.waiting = Some(wait_send(tx.clone(), msg, TEE_MAX_STALL));
+            Err(NotQueued::OverBudget) => {
+                log::warn!(
+                    "cache: writer fell {} MiB behind; this {} response is not cached",
+                    TEE_BUDGET >> 20,
+                    self.component
+                );
+                self.metrics.abandoned(&self.component);
+                self.tx = None;
             }
-            Err(TrySendError::Closed(_)) => self.tx = None,
+            Err(NotQueued::Closed) => self.tx = None,
         }
     }
 
-    fn give_up(&mut self) {
-        log::warn!(
-            "cache: writer fell behind; this {} response is not cached",
-            self.component
-        );
-        self.metrics.abandoned(&self.component);
-        self.tx = None;
-        self.waiting = None;
-    }
-
-    /// Waits (at most [`TEE_MAX_STALL`]) until the writer took the copy it had no room for.
-    fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(w) = self.waiting.as_mut() else {
-            return Poll::Ready(());
-        };
-        let sent = match w.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(sent) => sent,
-        };
-        self.waiting = None;
-        if !sent {
-            self.give_up();
-        }
-        Poll::Ready(())
-    }
-
-    /// The body is over: `End` goes after any copy still waiting, without holding the client.
+    /// The body is over: `End` tells the writer it is whole.
     fn end(&mut self) {
-        let Some(tx) = self.tx.take() else { return };
-        match self.waiting.take() {
-            Some(w) => smol::spawn(async move {
-                if w.await {
-                    wait_send(tx, Msg::End, TEE_MAX_STALL).await;
-                }
-            })
-            .detach(),
-            None => {
-                if let Err(TrySendError::Full(end)) = tx.try_send(Msg::End) {
-                    smol::spawn(wait_send(tx, end, TEE_MAX_STALL)).detach();
-                }
-            }
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.try_send(Msg::End);
         }
     }
-}
-
-/// Sends `msg` once the channel has room, or gives up after `budget`; `true` if sent.
-fn wait_send(tx: Sender<Msg>, msg: Msg, budget: Duration) -> Waiting {
-    Box::pin(async move {
-        let sent = async { tx.send(msg).await.is_ok() };
-        smol::future::or(sent, async {
-            Timer::after(budget).await;
-            false
-        })
-        .await
-    })
 }
 
 impl HttpBody for TeeBody {
@@ -180,9 +197,6 @@ impl HttpBody for TeeBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        if this.poll_waiting(cx).is_pending() {
-            return Poll::Pending;
-        }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -193,10 +207,7 @@ impl HttpBody for TeeBody {
                     this.end();
                 }
             }
-            Poll::Ready(Some(Err(_))) => {
-                this.tx = None;
-                this.waiting = None;
-            }
+            Poll::Ready(Some(Err(_))) => this.tx = None,
             Poll::Ready(None) => this.end(),
             Poll::Pending => {}
         }
@@ -225,53 +236,62 @@ mod tests {
         StreamBody::new(smol::stream::iter(frames)).boxed_unsync()
     }
 
+    fn drain(rx: &CopyRx) -> Vec<Msg> {
+        std::iter::from_fn(|| rx.try_recv()).collect()
+    }
+
     #[test]
-    fn a_stuck_writer_holds_the_client_no_longer_than_the_budget() {
-        let (tx, rx) = smol::channel::bounded(1);
+    fn a_writer_over_budget_loses_the_answer_and_the_client_gets_everything() {
+        // Nobody reads: the third byte would put the writer 3 bytes behind a budget of 2.
+        let (tx, rx) = copies(2);
         let m = Arc::new(CacheMetrics::default());
-        let tee = TeeBody::new(body(&["a", "b", "c"]), tx, m.clone(), "kubelet");
-        let started = std::time::Instant::now();
+        let tee = TeeBody::new(body(&["a", "b", "c", "d"]), tx, m.clone(), "kubelet");
         let got = smol::block_on(tee.collect()).expect("body").to_bytes();
-        assert_eq!(&got[..], b"abc", "the client gets everything");
+        assert_eq!(&got[..], b"abcd", "the client gets everything");
+        let msgs = drain(&rx);
         assert!(
-            started.elapsed() < TEE_MAX_STALL * 3,
-            "held {:?}",
-            started.elapsed()
+            matches!(&msgs[..], [Msg::Data(a), Msg::Data(b)] if &a[..] == b"a" && &b[..] == b"b"),
+            "{msgs:?}"
         );
-        assert!(matches!(rx.try_recv(), Ok(Msg::Data(d)) if &d[..] == b"a"));
-        assert!(rx.try_recv().is_err(), "abandoned: no End, channel closed");
+        assert!(
+            smol::block_on(rx.recv()).is_none(),
+            "abandoned: no End, queue closed"
+        );
         assert!(m
             .render()
             .contains("abandoned_responses_total{component=\"kubelet\"} 1"));
     }
 
     #[test]
-    fn a_slow_writer_paces_the_client_and_gets_everything() {
-        let (tx, rx) = smol::channel::bounded(1);
-        let reader = std::thread::spawn(move || {
-            let mut got = Vec::new();
-            while let Ok(m) = smol::block_on(rx.recv()) {
-                std::thread::sleep(Duration::from_millis(5));
-                got.push(m);
+    fn a_writer_that_keeps_up_gets_everything_then_end() {
+        let (tx, rx) = copies(2);
+        let mut tee = TeeBody::new(body(&["ab", "cd", "ef"]), tx, Arc::default(), "kubelet");
+        let mut got = Vec::new();
+        let mut msgs = Vec::new();
+        smol::block_on(async {
+            while let Some(f) = tee.frame().await {
+                got.extend_from_slice(f.expect("frame").data_ref().expect("data"));
+                msgs.extend(drain(&rx)); // the writer takes each copy before the next frame
             }
-            got
         });
-        let chunks = ["a", "b", "c", "d", "e", "f"];
-        let tee = TeeBody::new(body(&chunks), tx, Arc::default(), "kubelet");
-        let got = smol::block_on(tee.collect()).expect("body").to_bytes();
+        msgs.extend(drain(&rx));
         assert_eq!(&got[..], b"abcdef");
-        let msgs = reader.join().expect("reader");
-        assert_eq!(msgs.len(), chunks.len() + 1, "{msgs:?}");
+        assert_eq!(msgs.len(), 4, "{msgs:?}");
         assert!(matches!(msgs.last(), Some(Msg::End)), "{msgs:?}");
     }
 
     #[test]
-    fn a_whole_body_ends_with_end() {
-        let (tx, rx) = smol::channel::bounded(8);
-        let tee = TeeBody::new(body(&["a", "b"]), tx, Arc::default(), "kubelet");
-        smol::block_on(tee.collect()).expect("body");
-        let msgs: Vec<Msg> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert!(matches!(msgs.last(), Some(Msg::End)), "{msgs:?}");
-        assert_eq!(msgs.len(), 3);
+    fn budget_counts_bytes_waiting_not_bytes_sent() {
+        let (tx, rx) = copies(3);
+        assert_eq!(tx.try_send(Msg::Data(Bytes::from_static(b"ab"))), Ok(()));
+        assert_eq!(
+            tx.try_send(Msg::Data(Bytes::from_static(b"cd"))),
+            Err(NotQueued::OverBudget)
+        );
+        assert!(smol::block_on(rx.recv()).is_some());
+        assert_eq!(tx.try_send(Msg::Data(Bytes::from_static(b"cd"))), Ok(()));
+        assert_eq!(tx.try_send(Msg::End), Ok(()), "End always fits");
+        drop(rx);
+        assert_eq!(tx.try_send(Msg::End), Err(NotQueued::Closed));
     }
 }

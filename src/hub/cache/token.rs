@@ -12,10 +12,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use http::{header, HeaderMap, StatusCode};
-use smol::channel::Sender;
 
 use super::render::accepts;
-use super::tee::{Msg, TEE_FRAMES};
+use super::tee::CopyTx;
 use super::Cache;
 use crate::k8s::meta::Encoding as Wire;
 use crate::k8s::request_info::{RequestInfo, Verb};
@@ -79,7 +78,7 @@ pub fn start(
     component: &str,
     status: StatusCode,
     h: &HeaderMap,
-) -> Option<Sender<Msg>> {
+) -> Option<CopyTx> {
     let enc = h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -87,7 +86,7 @@ pub fn start(
     if !super::tee::keepable(status, h) {
         return None;
     }
-    let (tx, rx) = smol::channel::bounded(TEE_FRAMES);
+    let (tx, rx) = super::tee::copies(cache.writer_lag);
     let (cache, info, component) = (cache.clone(), info.clone(), component.to_string());
     smol::spawn(async move {
         if let Some(body) = super::tee::collect(rx, MAX_ANSWER).await {

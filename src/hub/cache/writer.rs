@@ -8,10 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use smol::channel::Receiver;
-
 use super::decode::{self, store_encoding, OwnedItem};
-use super::tee::{Msg, TEE_FRAMES, TEE_LIST_FRAMES};
+use super::tee::{copies, CopyRx, CopyTx, Msg};
 use super::watch::{Step, Watcher};
 use super::{Cache, Kind, Target};
 use crate::k8s::list_stream::{ListHead, ListScanner, Step as Piece};
@@ -26,12 +24,8 @@ const PUSH_BYTES: usize = 256 * 1024;
 const COALESCE: Duration = Duration::from_millis(20);
 
 /// Starts the writer of one response; returns the tee's end of the channel.
-pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> smol::channel::Sender<Msg> {
-    let frames = match target.kind {
-        Kind::Watch { .. } => TEE_FRAMES,
-        _ => TEE_LIST_FRAMES,
-    };
-    let (tx, rx) = smol::channel::bounded(frames);
+pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> CopyTx {
+    let (tx, rx) = copies(cache.writer_lag);
     smol::spawn(async move {
         match target.kind {
             Kind::Get | Kind::Table => snapshot(cache, target, enc, rx).await,
@@ -44,17 +38,19 @@ pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> smol::channel:
 }
 
 /// GET / Table: the whole body, then one commit.
-async fn snapshot(cache: Arc<Cache>, target: Target, enc: Encoding, rx: Receiver<Msg>) {
+async fn snapshot(cache: Arc<Cache>, target: Target, enc: Encoding, rx: CopyRx) {
     let mut body = Vec::new();
     loop {
         match rx.recv().await {
-            Ok(Msg::Data(b)) if body.len() + b.len() <= MAX_FRAME_LEN => body.extend_from_slice(&b),
-            Ok(Msg::Data(_)) => {
+            Some(Msg::Data(b)) if body.len() + b.len() <= MAX_FRAME_LEN => {
+                body.extend_from_slice(&b)
+            }
+            Some(Msg::Data(_)) => {
                 log::warn!("cache: answer over {MAX_FRAME_LEN} bytes not cached");
                 return;
             }
-            Ok(Msg::End) => break,
-            Err(_) => return cut_short(&target),
+            Some(Msg::End) => break,
+            None => return cut_short(&target),
         }
     }
     smol::unblock(move || commit_snapshot(&cache, &target, enc, &body)).await
@@ -168,7 +164,7 @@ async fn finish(cache: &Arc<Cache>, target: &Target, w: ListWriter, meta: ListMe
 
 /// LIST: objects decoded as frames arrive, pushed in chunks; committed (or parked until the next
 /// page) once the body ended cleanly.
-async fn list(cache: Arc<Cache>, target: Target, enc: Encoding, rx: Receiver<Msg>) {
+async fn list(cache: Arc<Cache>, target: Target, enc: Encoding, rx: CopyRx) {
     let Some(mut w) = list_writer(&cache, &target).await else {
         return; // dropping rx tells the tee to stop copying
     };
@@ -176,9 +172,9 @@ async fn list(cache: Arc<Cache>, target: Target, enc: Encoding, rx: Receiver<Msg
     let (mut buf, mut items, mut gathered) = (Vec::new(), Vec::new(), 0);
     loop {
         match rx.recv().await {
-            Ok(Msg::Data(b)) => buf.extend_from_slice(&b),
-            Ok(Msg::End) => break,
-            Err(_) => return cut_short(&target),
+            Some(Msg::Data(b)) => buf.extend_from_slice(&b),
+            Some(Msg::End) => break,
+            None => return cut_short(&target),
         }
         if let Err(e) = split(&mut scan, &mut buf, enc, &mut items, &mut gathered) {
             return malformed(&cache, &target, &e);
@@ -236,16 +232,16 @@ fn split(
 
 /// WATCH: decode as frames come, one batch per burst (frames arriving within [`COALESCE`]); a
 /// WatchList's initial events stream into a new snapshot committed at their bookmark.
-async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx: Receiver<Msg>) {
+async fn watch(cache: Arc<Cache>, target: Target, enc: Encoding, list: bool, rx: CopyRx) {
     let mut w = Watcher::new(enc, list);
     let target = Arc::new(target);
     let mut snapshot: Option<ListWriter> = None;
-    while let Ok(msg) = rx.recv().await {
+    while let Some(msg) = rx.recv().await {
         if matches!(msg, Msg::Data(_)) {
             smol::Timer::after(COALESCE).await;
         }
         let mut msgs = vec![msg];
-        while let Ok(m) = rx.try_recv() {
+        while let Some(m) = rx.try_recv() {
             msgs.push(m);
         }
         for m in &msgs {
