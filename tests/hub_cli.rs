@@ -35,6 +35,11 @@ fn bad_flags_and_unreadable_kubeconfig_exit_64_with_one_line() {
     let bad_yaml = dir.join("bad.conf");
     std::fs::write(&bad_yaml, "clusters: [").expect("write");
     let bad_yaml = bad_yaml.to_string_lossy().into_owned();
+    let good = dir.join("good.conf");
+    let node = pki().node_client("n").expect("cert");
+    std::fs::write(&good, pki().kubeconfig("https://127.0.0.1:6443", &node)).expect("write");
+    let good = format!("--kubeconfig={}", good.display());
+    let cache_dir = format!("--disk-cache-path={}", dir.join("cache").display());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["hub", "--bogus"], "Unrecognized argument: --bogus"),
         (vec!["hub", "--node-name", "n"], "--kubeconfig is required"),
@@ -62,6 +67,26 @@ fn bad_flags_and_unreadable_kubeconfig_exit_64_with_one_line() {
             "kubeconfig",
         ),
         (vec!["frobnicate"], "unknown command"),
+        (
+            vec![
+                "hub",
+                "--node-name=n",
+                &good,
+                &cache_dir,
+                "--cache-writer-lag-mib=0",
+            ],
+            "--cache-writer-lag-mib 0: 1 to 1024",
+        ),
+        (
+            vec![
+                "hub",
+                "--node-name=n",
+                &good,
+                &cache_dir,
+                "--cache-sync=often",
+            ],
+            "--cache-sync \"often\"",
+        ),
     ];
     for (args, want) in cases {
         let (code, _, err) = yurt(&args);

@@ -251,9 +251,7 @@ impl HubArgs {
         flags.apply(&mut c.store).map_err(ConfigError::Invalid)?;
         if let Some(m) = self.cache_writer_lag_mib {
             if !(1..=1024).contains(&m) {
-                return Err(invalid(format!(
-                    "--cache-writer-lag-mib {m}: 1 to 1024"
-                )));
+                return Err(invalid(format!("--cache-writer-lag-mib {m}: 1 to 1024")));
             }
             c.writer_lag = (m as usize) << 20;
         }
