@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::decode::{self, store_encoding, OwnedItem};
+use super::pages::Page;
 use super::tee::{copies, CopyRx, CopyTx, Msg};
 use super::watch::{Step, Watcher};
 use super::{Cache, Kind, Target};
@@ -115,14 +116,14 @@ fn failed(cache: &Cache, e: &StoreError) {
 }
 
 /// The LIST writer of this page: a new one for a first page, the parked one for a next page.
-async fn list_writer(cache: &Arc<Cache>, target: &Target) -> Option<ListWriter> {
+async fn list_writer(cache: &Arc<Cache>, target: &Target) -> Option<(ListWriter, Page)> {
     if !target.continue_token.is_empty() {
-        return cache.pages.take(&target.view, &target.continue_token);
+        return cache.pages.next(&target.view, &target.continue_token).await;
     }
-    cache.pages.forget(&target.view);
+    let page = cache.pages.first(&target.view);
     let (c, view) = (cache.clone(), target.view.clone());
     match smol::unblock(move || c.store.begin_list(&view)).await {
-        Ok(w) => Some(w),
+        Ok(w) => Some((w, page)),
         Err(e) => {
             failed(cache, &e);
             None
@@ -165,7 +166,7 @@ async fn finish(cache: &Arc<Cache>, target: &Target, w: ListWriter, meta: ListMe
 /// LIST: objects decoded as frames arrive, pushed in chunks; committed (or parked until the next
 /// page) once the body ended cleanly.
 async fn list(cache: Arc<Cache>, target: Target, enc: Encoding, rx: CopyRx) {
-    let Some(mut w) = list_writer(&cache, &target).await else {
+    let Some((mut w, page)) = list_writer(&cache, &target).await else {
         return; // dropping rx tells the tee to stop copying
     };
     let mut scan = ListScanner::new(enc);
@@ -195,7 +196,7 @@ async fn list(cache: Arc<Cache>, target: Target, enc: Encoding, rx: CopyRx) {
         return;
     };
     if !head.continue_token.is_empty() {
-        return cache.pages.park(&target.view, head.continue_token, w);
+        return cache.pages.park(page, head.continue_token, w);
     }
     match head_meta(&head, enc) {
         Ok(meta) => finish(&cache, &target, w, meta).await,
@@ -273,7 +274,7 @@ async fn run_step(
             let w = match snapshot.take() {
                 Some(w) => w,
                 None => match list_writer(cache, target).await {
-                    Some(w) => w,
+                    Some((w, _page)) => w,
                     None => return false,
                 },
             };
@@ -288,7 +289,7 @@ async fn run_step(
             let w = match snapshot.take() {
                 Some(w) => w,
                 None => match list_writer(cache, target).await {
-                    Some(w) => w,
+                    Some((w, _page)) => w,
                     None => return false,
                 },
             };
