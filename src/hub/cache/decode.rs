@@ -175,7 +175,9 @@ pub fn next_event(enc: Encoding, buf: &[u8]) -> Result<Option<(OwnedEvent, usize
             Some((e, used)) => {
                 let code = e.error.as_ref().map_or(0, |s| s.code);
                 let obj = e.object.get().as_bytes();
-                Ok(Some((event(enc, e.event_type, obj, obj, code)?, used)))
+                // Stored as a LIST item is: without the type meta watch objects carry.
+                let bare = crate::k8s::json::without_type_meta(obj);
+                Ok(Some((event(enc, e.event_type, obj, &bare, code)?, used)))
             }
         },
         Encoding::Protobuf => match decode_watch_frame(buf)? {

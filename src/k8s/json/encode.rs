@@ -173,6 +173,73 @@ pub fn with_type_meta(
     Ok(out)
 }
 
+/// The object as a LIST item carries it: leading `"kind"` / `"apiVersion"` members removed.
+///
+/// kube-apiserver writes watch event objects with their type meta first and List items without
+/// it; the cache stores objects the List way so an offline LIST equals the online one. Only
+/// leading string members are removed (the shape the apiserver writes); any other shape is
+/// returned unchanged.
+pub fn without_type_meta(object: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let skip_ws = |mut i: usize| {
+        while object.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let Some(open) = object.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return object.into();
+    };
+    if object[open] != b'{' {
+        return object.into();
+    }
+    let mut at = open + 1;
+    let mut stripped = false;
+    loop {
+        let key_at = skip_ws(at);
+        let key = [&b"\"kind\""[..], b"\"apiVersion\""]
+            .into_iter()
+            .find(|k| object[key_at..].starts_with(k));
+        let Some(key) = key else { break };
+        let colon = skip_ws(key_at + key.len());
+        if object.get(colon) != Some(&b':') {
+            break;
+        }
+        let value = skip_ws(colon + 1);
+        let Some(end) = string_end(object, value) else {
+            break;
+        };
+        let comma = skip_ws(end);
+        if object.get(comma) != Some(&b',') {
+            break; // the last member: leave the object as it is
+        }
+        at = comma + 1;
+        stripped = true;
+    }
+    if !stripped {
+        return object.into();
+    }
+    let mut out = Vec::with_capacity(object.len() - (at - open - 1));
+    out.extend_from_slice(&object[..=open]);
+    out.extend_from_slice(&object[skip_ws(at)..]);
+    out.into()
+}
+
+/// Index just past the JSON string starting at `i`, if a whole one starts there.
+fn string_end(s: &[u8], i: usize) -> Option<usize> {
+    if s.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut j = i + 1;
+    while j < s.len() {
+        match s[j] {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +286,42 @@ mod tests {
         let list = encode_list_json("v1", "a\"b\n\u{1}", "1", &[]);
         let v: serde_json::Value = serde_json::from_slice(&list).expect("valid JSON");
         assert_eq!(v["kind"], "a\"b\n\u{1}");
+    }
+
+    #[test]
+    fn type_meta_comes_off_a_watch_object_and_back_on_for_a_get() {
+        let obj =
+            br#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a","kind":"x"},"spec":{}}"#;
+        let bare = without_type_meta(obj);
+        assert_eq!(
+            &bare[..],
+            br#"{"metadata":{"name":"a","kind":"x"},"spec":{}}"#
+        );
+        assert_eq!(
+            with_type_meta("v1", "Pod", &bare).expect("typed"),
+            obj.to_vec()
+        );
+        let spaced = b" { \"apiVersion\" : \"apps/v1\" ,\n \"kind\":\"D\\\"q\", \"metadata\":{}}";
+        assert_eq!(&without_type_meta(spaced)[..], b" {\"metadata\":{}}");
+    }
+
+    #[test]
+    fn other_shapes_are_left_alone() {
+        for obj in [
+            &br#"{"metadata":{"name":"a"},"kind":"Pod"}"#[..],
+            br#"{"kind":"Pod"}"#,
+            br#"{"kind":3,"metadata":{}}"#,
+            br#"{"kind":"Po"#,
+            b"",
+            b"[1]",
+            b"{}",
+        ] {
+            assert_eq!(
+                &without_type_meta(obj)[..],
+                obj,
+                "{:?}",
+                String::from_utf8_lossy(obj)
+            );
+        }
     }
 }

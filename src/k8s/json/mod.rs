@@ -10,6 +10,7 @@ mod watch;
 
 pub use encode::{
     bookmark_json, compact, encode_list_json, encode_watch_line, list_json_frame, with_type_meta,
+    without_type_meta,
 };
 pub use list::{decode_list_json, decode_list_meta_json, json_text, JsonList};
 pub use meta::{object_meta_json, status_json, JsonMeta};
