@@ -433,8 +433,6 @@ fn the_hub_process_survives_hostile_answers_and_its_cache_stays_whole() {
             "--port=0",
             "--heartbeat-interval-seconds=1",
             "--heartbeat-timeout-seconds=1",
-            // 20 MiB objects: this debug build's writer may lag a whole one behind the client.
-            "--cache-writer-lag-mib=64",
         ],
         "proxy listening on",
     );

@@ -83,9 +83,10 @@ pub struct HubArgs {
     /// coalescing window of --cache-sync coalesce, 1 to 1000 ms (default 50)
     #[argh(option)]
     pub cache_sync_coalesce_ms: Option<u64>,
-    /// how far, in MiB, the cache writer may fall behind an answer streaming to its client before
-    /// that answer is not cached (default 4): the client is never slowed for the cache, and
-    /// this bounds the memory a disk slower than the network can take
+    /// how far, in MiB, the cache writer may fall behind an answer streaming to its client
+    /// (default 4): within it the client is never slowed for the cache; past it the client is
+    /// paced to the writer (a writer stalled 1 s loses that answer), which bounds the memory a
+    /// disk slower than the network can take
     #[argh(option)]
     pub cache_writer_lag_mib: Option<u64>,
     /// seconds in-flight requests get to finish after SIGTERM (default 5)

@@ -117,7 +117,7 @@ pub struct CacheConfig {
     /// How long one request of the GC at start may take (default 30 s).
     pub gc_timeout: Duration,
     /// `--cache-writer-lag-mib`: how far behind an answer its cache writer may fall (bytes)
-    /// before the answer is not cached (default [`super::tee::TEE_BUDGET`]).
+    /// before the client is paced to it (default [`super::tee::TEE_BUDGET`]).
     pub writer_lag: usize,
 }
 

@@ -66,7 +66,8 @@ pub struct Cache {
     pub pages: pages::Pages,
     /// One line per view first served offline in an outage.
     pub offline_log: offline_log::OfflineLog,
-    /// Bytes of copies an answer may have waiting for its writer (`--cache-writer-lag-mib`).
+    /// Bytes of copies an answer may have waiting for its writer before the client is paced
+    /// (`--cache-writer-lag-mib`).
     pub writer_lag: usize,
 }
 
