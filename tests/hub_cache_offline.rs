@@ -213,3 +213,51 @@ fn a_hub_restarted_while_the_cloud_is_down_serves_from_the_cache_at_once() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A hub restarted while the cloud is down still believes in its servers until a request
+/// fails; when that first request is kubelet's lease renewal, the write is accepted offline
+/// (not a 503), and so is the node status patch that follows.
+#[test]
+fn a_first_write_after_an_offline_restart_is_accepted() {
+    let dir = std::env::temp_dir().join(format!("yurt-cache-firstwrite-{}", std::process::id()));
+    let mut r = rig(Some(dir.clone()));
+    let node = format!("/api/v1/nodes/{NODE}");
+    assert_eq!(r.get(&node, "kubelet", JSON).status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    r.cut();
+    r.hub.stop();
+    let cfg = yurt::hub::config::HubConfig {
+        cache_dir: dir.clone(),
+        ..hub_config_for(&[r.addr], node_cert(), LbMode::RoundRobin)
+    };
+    let hub = HubUnderTest::start_with_cache(
+        cfg,
+        CacheConfig {
+            agents: Agents::All,
+            ..CacheConfig::in_dir(&dir)
+        },
+    );
+    let lease = format!(
+        r#"{{"kind":"Lease","apiVersion":"coordination.k8s.io/v1","metadata":{{"name":"{NODE}","namespace":"kube-node-lease"}},"spec":{{"holderIdentity":"{NODE}"}}}}"#
+    );
+    let path = format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{NODE}");
+    let put = request(
+        hub.proxy,
+        format!("PUT {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: kubelet/v1.34.0\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{lease}", lease.len()),
+    );
+    assert_eq!(
+        (put.status, String::from_utf8_lossy(&put.body).to_string()),
+        (200, lease.clone()),
+        "the first request of the restarted hub"
+    );
+    let patch = r#"{"status":{}}"#;
+    let patched = request(
+        hub.proxy,
+        format!("PATCH {node}/status HTTP/1.1\r\nHost: x\r\nUser-Agent: kubelet/v1.34.0\r\nAccept: application/json\r\nContent-Type: application/strategic-merge-patch+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{patch}", patch.len()),
+    );
+    assert_eq!(patched.status, 200);
+    assert_eq!(patched.json()["metadata"]["name"].as_str(), Some(NODE));
+    let mut hub = hub;
+    hub.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,7 +13,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::body::{ProxyBody, Return};
-use super::cache::{local::Offline, nonresource, tee::TeeBody, token, Cache, Target};
+use super::cache::local::{takes_offline_write, Offline};
+use super::cache::{nonresource, tee::TeeBody, token, Cache, Target};
 use super::metrics::{Metrics, ReqLabels};
 use super::upgrade;
 use super::upstream::{Ident, Pool, Upstream};
@@ -163,10 +164,39 @@ impl Proxy {
         let (mut parts, body) = req.into_parts();
         let retriable =
             matches!(parts.method, Method::GET | Method::HEAD) && client_upgrade.is_none();
-        let mut body = Some(body.map_err(|e| e.into()).boxed_unsync());
+        // A write the cache answers offline (kubelet's lease and status updates, events, token
+        // requests) keeps its small body, so a cloud found gone by this very request (a hub
+        // just restarted offline) still gets it accepted instead of a 503.
+        let offline_write = !retriable
+            && client_upgrade.is_none()
+            && self
+                .cache
+                .as_ref()
+                .is_some_and(|c| takes_offline_write(c, &ctx.info, &ctx.component));
+        let (mut body, kept) = if offline_write {
+            match http_body_util::Limited::new(body, MAX_OFFLINE_BODY)
+                .collect()
+                .await
+            {
+                Ok(b) => {
+                    let b = b.to_bytes();
+                    (Some(full(b.clone())), Some(b))
+                }
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    let msg = format!("request body over {MAX_OFFLINE_BODY} bytes");
+                    return status_response(413, Reason::RequestEntityTooLarge, &msg);
+                }
+                Err(e) => {
+                    let msg = format!("reading the request body: {e}");
+                    return status_response(400, Reason::BadRequest, &msg);
+                }
+            }
+        } else {
+            (Some(body.map_err(|e| e.into()).boxed_unsync()), None)
+        };
         loop {
             // Only a request that may go to another server needs its headers again.
-            let headers = if retriable {
+            let headers = if retriable || kept.is_some() {
                 parts.headers.clone()
             } else {
                 std::mem::take(&mut parts.headers)
@@ -207,10 +237,9 @@ impl Proxy {
                     match self.pool.pick(Some(&up)).filter(|_| retriable) {
                         Some(next) => up = next,
                         None => {
-                            if retriable {
-                                if let Some(r) =
-                                    self.offline(ctx, &parts.headers, Bytes::new()).await
-                                {
+                            if retriable || kept.is_some() {
+                                let body = kept.clone().unwrap_or_default();
+                                if let Some(r) = self.offline(ctx, &parts.headers, body).await {
                                     return r;
                                 }
                             }

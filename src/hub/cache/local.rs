@@ -20,6 +20,24 @@ use crate::k8s::status::Reason;
 use crate::net::http::{full, Body, BoxError};
 use crate::store::{Encoding, StoreError, ViewKey};
 
+/// Whether the local responder accepts this write of a cached component offline: events
+/// (echoed), TokenRequests, and kubelet's lease renewals, node status updates and CSINode
+/// updates (a failing CSINode follow-up makes kubelet exit, see DESIGN.md).
+pub fn takes_offline_write(cache: &Cache, info: &RequestInfo, component: &str) -> bool {
+    if !(info.is_resource && cache.agents.includes(component)) {
+        return false;
+    }
+    let r = (info.resource.as_str(), info.subresource.as_str());
+    match info.verb {
+        Verb::Create => info.resource == "events" || token::is_token_request(info),
+        Verb::Update | Verb::Patch => matches!(
+            r,
+            ("leases", "") | ("nodes", "") | ("nodes", "status") | ("csinodes", "")
+        ),
+        _ => false,
+    }
+}
+
 /// How long an offline watch without `timeoutSeconds` stays open at most.
 const DEFAULT_WATCH_SECS: u64 = 1800;
 /// How often an open offline watch checks whether the cloud is back.
@@ -46,16 +64,14 @@ impl Offline {
                 Reason::Forbidden,
                 "delete is not supported while the cloud is unreachable",
             ),
-            (None, Verb::Create) if self.cached_component() && self.info.resource == "events" => {
-                self.echo(201)
-            }
-            (None, Verb::Create)
-                if self.cached_component() && token::is_token_request(&self.info) =>
+            (None, Verb::Create | Verb::Update | Verb::Patch)
+                if takes_offline_write(&self.cache, &self.info, &self.component) =>
             {
-                self.token().await
-            }
-            (None, Verb::Update | Verb::Patch) if self.cached_component() && self.node_write() => {
-                self.accept_write().await
+                match self.info.verb {
+                    Verb::Create if self.info.resource == "events" => self.echo(201),
+                    Verb::Create => self.token().await,
+                    _ => self.accept_write().await,
+                }
             }
             (None, Verb::Get | Verb::List)
                 if self.cache.agents.includes(&self.component)
@@ -73,16 +89,6 @@ impl Offline {
 
     fn cached_component(&self) -> bool {
         self.info.is_resource && self.cache.agents.includes(&self.component)
-    }
-
-    /// kubelet's lease renewals, node status updates and CSINode updates (a failing CSINode
-    /// follow-up makes kubelet exit, see DESIGN.md).
-    fn node_write(&self) -> bool {
-        let r = (self.info.resource.as_str(), self.info.subresource.as_str());
-        matches!(
-            r,
-            ("leases", "") | ("nodes", "") | ("nodes", "status") | ("csinodes", "")
-        )
     }
 
     fn accept(&self) -> Option<&str> {
