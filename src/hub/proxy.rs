@@ -14,7 +14,7 @@ use hyper::{Request, Response};
 
 use super::body::{ProxyBody, Return};
 use super::cache::{local::Offline, nonresource, tee::TeeBody, token, Cache, Target};
-use super::metrics::{Metrics, ReqLabels};
+use super::metrics::{Metrics, Series};
 use super::upgrade;
 use super::upstream::{Ident, Pool, Upstream};
 use crate::k8s::request_info::{self, RequestInfo};
@@ -33,7 +33,7 @@ pub struct Proxy {
 struct Ctx {
     info: RequestInfo,
     component: String,
-    labels: Arc<ReqLabels>,
+    series: Arc<Series>,
     target: Option<Target>,
     /// A ServiceAccount TokenRequest of a cached component: its answer is kept for offline use.
     token: bool,
@@ -66,7 +66,6 @@ impl Proxy {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
         let raw_component = request_info::component(ua);
-        let component = self.metrics.component_label(&raw_component);
         let path = req
             .uri()
             .path_and_query()
@@ -75,23 +74,26 @@ impl Proxy {
         let info = match request_info::parse(req.method().as_str(), path) {
             Ok(info) => info,
             Err(e) => {
-                let labels = ReqLabels {
-                    component,
-                    verb: "invalid",
-                    resource: String::new(),
-                    subresource: String::new(),
-                };
                 let code = e.http_status();
                 let reason = if code == 405 {
                     Reason::MethodNotAllowed
                 } else {
                     Reason::BadRequest
                 };
-                self.metrics.request(&labels, code);
+                self.metrics
+                    .series(&raw_component, "invalid", "", "")
+                    .request(code);
                 return status_response(code, reason, &e.to_string());
             }
         };
-        let labels = Arc::new(labels_for(&info, component));
+        let resource = if info.is_resource {
+            info.resource.as_str()
+        } else {
+            "non-resource"
+        };
+        let series =
+            self.metrics
+                .series(&raw_component, info.verb_str(), resource, &info.subresource);
         let accept = req
             .headers()
             .get(header::ACCEPT)
@@ -114,13 +116,13 @@ impl Proxy {
         let ctx = Ctx {
             info,
             component: raw_component,
-            labels,
+            series,
             target,
             token,
             nonresource,
         };
         let resp = self.forward(req, &ctx).await;
-        self.metrics.request(&ctx.labels, resp.status().as_u16());
+        ctx.series.request(resp.status().as_u16());
         resp
     }
 
@@ -139,7 +141,6 @@ impl Proxy {
     }
 
     async fn forward(&self, mut req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
-        let labels = &ctx.labels;
         let Some(mut up) = self.pool.pick(None) else {
             let headers = req.headers().clone();
             let body = match http_body_util::Limited::new(req.into_body(), MAX_OFFLINE_BODY)
@@ -182,7 +183,7 @@ impl Proxy {
             let start = Instant::now();
             match self.pool.send(&up, ident, out).await {
                 Ok((resp, sender)) => {
-                    self.metrics.upstream_latency(labels.verb, start.elapsed());
+                    ctx.series.upstream_latency(start.elapsed());
                     if let Some(c) = &self.cache {
                         c.offline_log.online();
                     }
@@ -275,19 +276,15 @@ impl Proxy {
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         ctx: &Ctx,
     ) -> Response<Body> {
-        let labels = &ctx.labels;
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         if switching {
             if let Some(client) = client_upgrade {
                 let upstream = hyper::upgrade::on(&mut resp);
-                let metrics = self.metrics.clone();
-                let labels = labels.clone();
+                let series = ctx.series.clone();
                 smol::spawn(async move {
                     let _keep = ret;
                     match upgrade::splice(client, upstream).await {
-                        Ok((up_bytes, down_bytes)) => {
-                            metrics.traffic(&labels, down_bytes, up_bytes)
-                        }
+                        Ok((up_bytes, down_bytes)) => series.traffic(down_bytes, up_bytes),
                         Err(e) => log::debug!("upgraded stream ended: {e}"),
                     }
                 })
@@ -297,7 +294,7 @@ impl Proxy {
         }
         let tee = self.tee_to(ctx, &resp);
         let resp = resp.map(|inner| {
-            let body = ProxyBody::new(inner, ret, self.metrics.clone(), labels.clone());
+            let body = ProxyBody::new(inner, ret, self.metrics.clone(), ctx.series.clone());
             match tee {
                 Some((cache, tx)) => TeeBody::new(
                     body.boxed_unsync(),
@@ -337,19 +334,6 @@ impl Proxy {
         let states: Vec<String> = self.pool.servers().iter().map(|s| s.describe()).collect();
         let msg = format!("no healthy apiserver to forward to: {}", states.join("; "));
         status_response(503, Reason::ServiceUnavailable, &msg)
-    }
-}
-
-fn labels_for(info: &RequestInfo, component: String) -> ReqLabels {
-    ReqLabels {
-        component,
-        verb: info.verb_str(),
-        resource: if info.is_resource {
-            info.resource.clone()
-        } else {
-            "non-resource".into()
-        },
-        subresource: info.subresource.clone(),
     }
 }
 
