@@ -4,7 +4,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,9 +88,30 @@ impl Series {
 struct Tables {
     components: BTreeSet<String>,
     /// Every series, bucketed by a hash of its labels (looked up without building a key).
-    series: HashMap<u64, Vec<Arc<Series>>>,
+    series: HashMap<u64, Vec<Arc<Series>>, BuildHasherDefault<Prehashed>>,
     latency: BTreeMap<&'static str, Arc<Histogram>>,
     upstream_errors: BTreeMap<(String, &'static str), u64>,
+}
+
+/// Hasher for keys that already are a (keyed) hash: passes the `u64` through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// All hub counters. Cheap to update from any task.

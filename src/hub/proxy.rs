@@ -362,9 +362,7 @@ fn client_response(resp: Response<Body>, switching: bool) -> Response<Body> {
 /// exchange upgrades.
 fn strip_hop_by_hop(h: &mut HeaderMap, upgrade: bool) {
     // Most messages carry none of them: look once before removing anything.
-    let any = h
-        .keys()
-        .any(|n| HOP_BY_HOP.contains(&n.as_str()) || n == header::UPGRADE);
+    let any = h.keys().any(|n| is_hop_by_hop(n) || n == header::UPGRADE);
     if any {
         let named: Vec<HeaderName> = h
             .get_all(header::CONNECTION)
@@ -389,6 +387,24 @@ fn strip_hop_by_hop(h: &mut HeaderMap, upgrade: bool) {
     }
 }
 
+/// Whether `n` is one of [`HOP_BY_HOP`] (a `match` on the name: runs for every header of every
+/// message, where a search of the list compared strings one by one).
+fn is_hop_by_hop(n: &HeaderName) -> bool {
+    let hop = matches!(
+        n.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+    );
+    debug_assert_eq!(hop, HOP_BY_HOP.contains(&n.as_str()));
+    hop
+}
+
 /// Largest request body read for an offline answer (an event or a lease).
 const MAX_OFFLINE_BODY: usize = 3 << 20;
 
@@ -404,6 +420,23 @@ pub fn status_response(code: u16, reason: Reason, message: &str) -> Response<Bod
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_names_are_exactly_the_list() {
+        for name in HOP_BY_HOP {
+            assert!(is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
+        }
+        for name in [
+            "content-type",
+            "upgrade",
+            "host",
+            "authorization",
+            "connections",
+            "t",
+        ] {
+            assert!(!is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
+        }
+    }
 
     #[test]
     fn hop_by_hop_headers_stay_behind() {

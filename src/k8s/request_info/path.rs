@@ -24,18 +24,30 @@ pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
     let Some(body) = raw.strip_prefix('/') else {
         return Err(bad(format!("{} does not start with '/'", quote(raw))));
     };
-    if let Some(c) = first_forbidden_raw(raw) {
-        return Err(bad(format!(
-            "{} contains the raw character {c:?}",
-            quote(raw)
-        )));
+    // One pass over the bytes: anything a target may not carry raw, escapes, segment count.
+    let (mut plain, mut escaped, mut slashes) = (true, false, 0usize);
+    for &b in raw.as_bytes() {
+        match b {
+            b'%' => escaped = true,
+            b'/' => slashes += 1,
+            b'#' => plain = false,
+            b if b <= b' ' || b >= 0x7f => plain = false,
+            _ => {}
+        }
+    }
+    if !plain {
+        if let Some(c) = first_forbidden_raw(raw) {
+            return Err(bad(format!(
+                "{} contains the raw character {c:?}",
+                quote(raw)
+            )));
+        }
     }
     let (body, trailing_slash) = match body.strip_suffix('/') {
         Some(rest) => (rest, true),
         None => (body, false),
     };
-    let escaped = has_byte(raw, b'%');
-    let parts = decode_all(body, escaped)?;
+    let parts = decode_all(body, escaped, slashes)?;
     // Without escapes the decoded path is the raw one (the checks above refused `//`, `.`, `..`;
     // a lone `//` decodes to `/`).
     let unchanged = !escaped && (!trailing_slash || !parts.is_empty());
@@ -52,12 +64,12 @@ pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
 }
 
 /// The segments of `body` (the path without its leading and trailing `/`), decoded when the path
-/// has `escaped` bytes.
-fn decode_all(body: &str, escaped: bool) -> Result<Vec<String>, RequestError> {
+/// has `escaped` bytes; `slashes` (those of the whole path) bounds their number.
+fn decode_all(body: &str, escaped: bool, slashes: usize) -> Result<Vec<String>, RequestError> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
-    let mut parts = Vec::with_capacity(body.bytes().filter(|&b| b == b'/').count() + 1);
+    let mut parts = Vec::with_capacity(slashes);
     let mut rest = body;
     loop {
         let end = find_byte(rest, b'/').unwrap_or(rest.len());
