@@ -10,7 +10,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
-use super::metrics::{Metrics, ReqLabels};
+use super::metrics::{Metrics, Series};
 use super::upstream::{Ident, Pool, Upstream};
 use crate::net::http::{Body, BoxError};
 
@@ -27,7 +27,7 @@ pub struct ProxyBody {
     inner: Incoming,
     ret: Option<Return>,
     metrics: Arc<Metrics>,
-    labels: Arc<ReqLabels>,
+    series: Arc<Series>,
     bytes: u64,
 }
 
@@ -37,13 +37,13 @@ impl ProxyBody {
         inner: Incoming,
         ret: Return,
         metrics: Arc<Metrics>,
-        labels: Arc<ReqLabels>,
+        series: Arc<Series>,
     ) -> ProxyBody {
         ProxyBody {
             inner,
             ret: Some(ret),
             metrics,
-            labels,
+            series,
             bytes: 0,
         }
     }
@@ -60,7 +60,7 @@ impl ProxyBody {
 
     fn flush_bytes(&mut self) {
         if self.bytes > 0 {
-            self.metrics.traffic(&self.labels, self.bytes, 0);
+            self.series.traffic(self.bytes, 0);
             self.bytes = 0;
         }
     }

@@ -1,10 +1,12 @@
 //! Hub metrics in Prometheus text format, named as OpenYurt's (`node_yurthub_*`) where they exist
 //! so dashboards carry over.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Upper bounds of the upstream latency histogram, in seconds.
@@ -14,11 +16,26 @@ const BUCKETS: [f64; 12] = [
 /// Distinct components tracked by name; more are counted as "other" to bound memory.
 const MAX_COMPONENTS: usize = 32;
 
+/// Upstream latency of one verb; atomics, so recording takes no lock.
 #[derive(Default)]
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+    counts: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (le, c) in BUCKETS.iter().zip(&self.counts) {
+            if secs <= *le {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
 }
 
 /// Labels of one request: client component, verb, resource, subresource.
@@ -30,14 +47,71 @@ pub struct ReqLabels {
     pub subresource: String,
 }
 
+/// The counters of one label set, shared by every request that carries it: a request looks its
+/// series up once ([`Metrics::series`]) and then counts with atomic adds, no lock or map lookup.
+pub struct Series {
+    pub labels: ReqLabels,
+    /// Answers by status code (few distinct codes per series).
+    codes: Mutex<Vec<(u16, u64)>>,
+    bytes_out: AtomicU64,
+    bytes_in: AtomicU64,
+    latency: Arc<Histogram>,
+}
+
+impl Series {
+    /// Records one answered request and its status code.
+    pub fn request(&self, code: u16) {
+        let mut codes = lock(&self.codes);
+        match codes.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => codes.push((code, 1)),
+        }
+    }
+
+    /// Adds bytes sent to the client (`out`) or received from it (`in`).
+    pub fn traffic(&self, bytes_out: u64, bytes_in: u64) {
+        if bytes_out > 0 {
+            self.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+        }
+        if bytes_in > 0 {
+            self.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+        }
+    }
+
+    /// Records time from forwarding a request to the upstream's response head (by verb).
+    pub fn upstream_latency(&self, d: Duration) {
+        self.latency.observe(d);
+    }
+}
+
 #[derive(Default)]
 struct Tables {
     components: BTreeSet<String>,
-    requests: BTreeMap<ReqLabels, BTreeMap<u16, u64>>,
-    bytes_out: BTreeMap<ReqLabels, u64>,
-    bytes_in: BTreeMap<ReqLabels, u64>,
-    latency: BTreeMap<&'static str, Histogram>,
+    /// Every series, bucketed by a hash of its labels (looked up without building a key).
+    series: HashMap<u64, Vec<Arc<Series>>, BuildHasherDefault<Prehashed>>,
+    latency: BTreeMap<&'static str, Arc<Histogram>>,
     upstream_errors: BTreeMap<(String, &'static str), u64>,
+}
+
+/// Hasher for keys that already are a (keyed) hash: passes the `u64` through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// All hub counters. Cheap to update from any task.
@@ -45,6 +119,7 @@ struct Tables {
 pub struct Metrics {
     in_flight: AtomicI64,
     tables: Mutex<Tables>,
+    hasher: RandomState,
 }
 
 /// Decrements the in-flight gauge when dropped.
@@ -56,10 +131,14 @@ impl Drop for InFlight<'_> {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave counters inconsistent enough to matter.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Metrics {
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
-        // A panic while holding the lock cannot leave counters inconsistent enough to matter.
-        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.tables)
     }
 
     /// Counts a request as in flight until the guard drops.
@@ -68,66 +147,59 @@ impl Metrics {
         InFlight(self)
     }
 
-    /// Bounds the component label: known names pass, past the cap new ones become "other".
-    pub fn component_label(&self, component: &str) -> String {
+    /// The series of a request from `component` (its User-Agent's, see
+    /// [`crate::k8s::request_info::component`]), created on first use. The component label is
+    /// bounded: "unknown" when empty; known names pass; past [`MAX_COMPONENTS`] new ones become
+    /// "other". Allocates only for a label set not seen before.
+    pub fn series(
+        &self,
+        component: &str,
+        verb: &'static str,
+        resource: &str,
+        subresource: &str,
+    ) -> Arc<Series> {
         let name = if component.is_empty() {
             "unknown"
         } else {
             component
         };
         let mut t = self.tables();
-        if t.components.contains(name) {
-            return name.to_string();
-        }
-        if t.components.len() < MAX_COMPONENTS {
-            t.components.insert(name.to_string());
-            return name.to_string();
-        }
-        "other".to_string()
-    }
-
-    /// Records one answered request and its status code.
-    pub fn request(&self, labels: &ReqLabels, code: u16) {
-        let mut t = self.tables();
-        // Look up by reference first: the hot path allocates nothing for a known label set.
-        match t.requests.get_mut(labels) {
-            Some(codes) => *codes.entry(code).or_default() += 1,
-            None => {
-                t.requests
-                    .insert(labels.clone(), BTreeMap::from([(code, 1)]));
-            }
-        }
-    }
-
-    /// Adds bytes sent to the client (`out`) or received from it (`in`).
-    pub fn traffic(&self, labels: &ReqLabels, bytes_out: u64, bytes_in: u64) {
-        let mut t = self.tables();
         let t = &mut *t;
-        for (map, n) in [(&mut t.bytes_out, bytes_out), (&mut t.bytes_in, bytes_in)] {
-            if n == 0 {
-                continue;
-            }
-            match map.get_mut(labels) {
-                Some(v) => *v += n,
-                None => {
-                    map.insert(labels.clone(), n);
-                }
-            }
+        let name = if t.components.contains(name) {
+            name
+        } else if t.components.len() < MAX_COMPONENTS {
+            t.components.insert(name.to_string());
+            name
+        } else {
+            "other"
+        };
+        let key = self.hasher.hash_one((name, verb, resource, subresource));
+        let bucket = t.series.entry(key).or_default();
+        let found = bucket.iter().find(|s| {
+            let l = &s.labels;
+            l.component == name
+                && l.verb == verb
+                && l.resource == resource
+                && l.subresource == subresource
+        });
+        if let Some(s) = found {
+            return s.clone();
         }
-    }
-
-    /// Records time from forwarding a request to the upstream's response head.
-    pub fn upstream_latency(&self, verb: &'static str, d: Duration) {
-        let secs = d.as_secs_f64();
-        let mut t = self.tables();
-        let h = t.latency.entry(verb).or_default();
-        h.count += 1;
-        h.sum += secs;
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.counts[i] += 1;
-            }
-        }
+        let latency = t.latency.entry(verb).or_default().clone();
+        let s = Arc::new(Series {
+            labels: ReqLabels {
+                component: name.to_string(),
+                verb,
+                resource: resource.to_string(),
+                subresource: subresource.to_string(),
+            },
+            codes: Mutex::new(Vec::new()),
+            bytes_out: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            latency,
+        });
+        bucket.push(s.clone());
+        s
     }
 
     /// Counts a transport failure talking to `server`.
@@ -168,18 +240,22 @@ impl Metrics {
             self.in_flight.load(Ordering::Relaxed)
         );
         let t = self.tables();
+        let mut series: Vec<&Series> = t.series.values().flatten().map(|s| &**s).collect();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
         head(
             &mut o,
             "node_yurthub_requests_total",
             "counter",
             "answered requests by client component, verb, resource and code",
         );
-        for (l, codes) in &t.requests {
+        for s in &series {
+            let mut codes = lock(&s.codes).clone();
+            codes.sort_unstable();
             for (code, n) in codes {
                 let _ = writeln!(
                     o,
                     "node_yurthub_requests_total{{{},code=\"{code}\"}} {n}",
-                    labels(l)
+                    labels(&s.labels)
                 );
             }
         }
@@ -189,12 +265,15 @@ impl Metrics {
             "counter",
             "bytes sent to clients",
         );
-        for (l, n) in &t.bytes_out {
-            let _ = writeln!(
-                o,
-                "node_yurthub_proxy_traffic_collector{{{}}} {n}",
-                labels(l)
-            );
+        for s in &series {
+            let n = s.bytes_out.load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(
+                    o,
+                    "node_yurthub_proxy_traffic_collector{{{}}} {n}",
+                    labels(&s.labels)
+                );
+            }
         }
         head(
             &mut o,
@@ -202,12 +281,15 @@ impl Metrics {
             "counter",
             "request body bytes received from clients",
         );
-        for (l, n) in &t.bytes_in {
-            let _ = writeln!(
-                o,
-                "node_yurthub_proxy_request_bytes_total{{{}}} {n}",
-                labels(l)
-            );
+        for s in &series {
+            let n = s.bytes_in.load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(
+                    o,
+                    "node_yurthub_proxy_request_bytes_total{{{}}} {n}",
+                    labels(&s.labels)
+                );
+            }
         }
         head(
             &mut o,
@@ -216,23 +298,26 @@ impl Metrics {
             "time to the upstream's response head",
         );
         for (verb, h) in &t.latency {
+            let count = h.count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
             for (le, c) in BUCKETS.iter().zip(h.counts.iter()) {
+                let c = c.load(Ordering::Relaxed);
                 let _ = writeln!(o, "node_yurthub_upstream_latency_seconds_bucket{{verb=\"{verb}\",le=\"{le}\"}} {c}");
             }
             let _ = writeln!(
                 o,
-                "node_yurthub_upstream_latency_seconds_bucket{{verb=\"{verb}\",le=\"+Inf\"}} {}",
-                h.count
+                "node_yurthub_upstream_latency_seconds_bucket{{verb=\"{verb}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(
+                o,
+                "node_yurthub_upstream_latency_seconds_sum{{verb=\"{verb}\"}} {sum}"
             );
             let _ = writeln!(
                 o,
-                "node_yurthub_upstream_latency_seconds_sum{{verb=\"{verb}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                o,
-                "node_yurthub_upstream_latency_seconds_count{{verb=\"{verb}\"}} {}",
-                h.count
+                "node_yurthub_upstream_latency_seconds_count{{verb=\"{verb}\"}} {count}"
             );
         }
         head(
@@ -280,15 +365,10 @@ mod tests {
     #[test]
     fn renders_parseable_text() {
         let m = Metrics::default();
-        let l = ReqLabels {
-            component: m.component_label("kubelet"),
-            verb: "list",
-            resource: "pods".into(),
-            subresource: String::new(),
-        };
-        m.request(&l, 200);
-        m.traffic(&l, 1234, 0);
-        m.upstream_latency("list", Duration::from_millis(3));
+        let s = m.series("kubelet", "list", "pods", "");
+        s.request(200);
+        s.traffic(1234, 0);
+        s.upstream_latency(Duration::from_millis(3));
         m.upstream_error("https://a\"b", "connect");
         {
             let _g = m.in_flight();
@@ -303,7 +383,12 @@ mod tests {
             assert!(text.contains(
                 "node_yurthub_upstream_latency_seconds_bucket{verb=\"list\",le=\"0.0025\"} 0"
             ));
+            assert!(
+                text.contains("node_yurthub_upstream_latency_seconds_sum{verb=\"list\"} 0.003\n")
+            );
             assert!(text.contains("server=\"https://a\\\"b\""));
+            // Nothing received from the client: no request-bytes line for the series.
+            assert!(!text.contains("node_yurthub_proxy_request_bytes_total{"));
         }
         assert!(m
             .render(&[])
@@ -311,12 +396,57 @@ mod tests {
     }
 
     #[test]
+    fn requests_with_the_same_labels_share_one_series() {
+        let m = Metrics::default();
+        let a = m.series("kubelet", "get", "pods", "");
+        let b = m.series("kubelet", "get", "pods", "");
+        assert!(Arc::ptr_eq(&a, &b));
+        a.request(200);
+        b.request(200);
+        b.request(404);
+        a.traffic(10, 0);
+        b.traffic(5, 7);
+        // Any label differing makes another series.
+        for other in [
+            m.series("kube-proxy", "get", "pods", ""),
+            m.series("kubelet", "list", "pods", ""),
+            m.series("kubelet", "get", "nodes", ""),
+            m.series("kubelet", "get", "pods", "status"),
+        ] {
+            assert!(!Arc::ptr_eq(&a, &other), "{:?}", other.labels);
+            other.request(500);
+        }
+        let text = m.render(&[]);
+        let l = "client=\"kubelet\",verb=\"get\",resource=\"pods\",subresources=\"\"";
+        assert!(text.contains(&format!(
+            "node_yurthub_requests_total{{{l},code=\"200\"}} 2\n"
+        )));
+        assert!(text.contains(&format!(
+            "node_yurthub_requests_total{{{l},code=\"404\"}} 1\n"
+        )));
+        assert!(text.contains(&format!("node_yurthub_proxy_traffic_collector{{{l}}} 15\n")));
+        assert!(text.contains(&format!(
+            "node_yurthub_proxy_request_bytes_total{{{l}}} 7\n"
+        )));
+        assert_eq!(text.matches("code=\"500\"} 1\n").count(), 4);
+        // Lines come sorted by labels, then by code.
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("node_yurthub_requests_total{"))
+            .collect();
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted);
+    }
+
+    #[test]
     fn component_cardinality_is_bounded() {
         let m = Metrics::default();
+        assert_eq!(m.series("", "get", "pods", "").labels.component, "unknown");
         for i in 0..100 {
-            m.component_label(&format!("c{i}"));
+            m.series(&format!("c{i}"), "get", "pods", "");
         }
-        assert_eq!(m.component_label("c5"), "c5");
-        assert_eq!(m.component_label("c99"), "other");
+        assert_eq!(m.series("c5", "get", "pods", "").labels.component, "c5");
+        assert_eq!(m.series("c99", "get", "pods", "").labels.component, "other");
     }
 }

@@ -15,7 +15,7 @@ use hyper::{Request, Response};
 use super::body::{ProxyBody, Return};
 use super::cache::local::{takes_offline_write, Offline};
 use super::cache::{nonresource, tee::TeeBody, token, Cache, Target};
-use super::metrics::{Metrics, ReqLabels};
+use super::metrics::{Metrics, Series};
 use super::upgrade;
 use super::upstream::{Ident, Pool, Upstream};
 use crate::k8s::request_info::{self, RequestInfo};
@@ -34,7 +34,7 @@ pub struct Proxy {
 struct Ctx {
     info: RequestInfo,
     component: String,
-    labels: Arc<ReqLabels>,
+    series: Arc<Series>,
     target: Option<Target>,
     /// A ServiceAccount TokenRequest of a cached component: its answer is kept for offline use.
     token: bool,
@@ -67,7 +67,6 @@ impl Proxy {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
         let raw_component = request_info::component(ua);
-        let component = self.metrics.component_label(&raw_component);
         let path = req
             .uri()
             .path_and_query()
@@ -76,23 +75,26 @@ impl Proxy {
         let info = match request_info::parse(req.method().as_str(), path) {
             Ok(info) => info,
             Err(e) => {
-                let labels = ReqLabels {
-                    component,
-                    verb: "invalid",
-                    resource: String::new(),
-                    subresource: String::new(),
-                };
                 let code = e.http_status();
                 let reason = if code == 405 {
                     Reason::MethodNotAllowed
                 } else {
                     Reason::BadRequest
                 };
-                self.metrics.request(&labels, code);
+                self.metrics
+                    .series(&raw_component, "invalid", "", "")
+                    .request(code);
                 return status_response(code, reason, &e.to_string());
             }
         };
-        let labels = Arc::new(labels_for(&info, component));
+        let resource = if info.is_resource {
+            info.resource.as_str()
+        } else {
+            "non-resource"
+        };
+        let series =
+            self.metrics
+                .series(&raw_component, info.verb_str(), resource, &info.subresource);
         let accept = req
             .headers()
             .get(header::ACCEPT)
@@ -115,13 +117,13 @@ impl Proxy {
         let ctx = Ctx {
             info,
             component: raw_component,
-            labels,
+            series,
             target,
             token,
             nonresource,
         };
         let resp = self.forward(req, &ctx).await;
-        self.metrics.request(&ctx.labels, resp.status().as_u16());
+        ctx.series.request(resp.status().as_u16());
         resp
     }
 
@@ -140,7 +142,6 @@ impl Proxy {
     }
 
     async fn forward(&self, mut req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
-        let labels = &ctx.labels;
         let Some(mut up) = self.pool.pick(None) else {
             let headers = req.headers().clone();
             let body = match http_body_util::Limited::new(req.into_body(), MAX_OFFLINE_BODY)
@@ -212,7 +213,7 @@ impl Proxy {
             let start = Instant::now();
             match self.pool.send(&up, ident, out).await {
                 Ok((resp, sender)) => {
-                    self.metrics.upstream_latency(labels.verb, start.elapsed());
+                    ctx.series.upstream_latency(start.elapsed());
                     if let Some(c) = &self.cache {
                         c.offline_log.online();
                     }
@@ -304,19 +305,15 @@ impl Proxy {
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         ctx: &Ctx,
     ) -> Response<Body> {
-        let labels = &ctx.labels;
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         if switching {
             if let Some(client) = client_upgrade {
                 let upstream = hyper::upgrade::on(&mut resp);
-                let metrics = self.metrics.clone();
-                let labels = labels.clone();
+                let series = ctx.series.clone();
                 smol::spawn(async move {
                     let _keep = ret;
                     match upgrade::splice(client, upstream).await {
-                        Ok((up_bytes, down_bytes)) => {
-                            metrics.traffic(&labels, down_bytes, up_bytes)
-                        }
+                        Ok((up_bytes, down_bytes)) => series.traffic(down_bytes, up_bytes),
                         Err(e) => log::debug!("upgraded stream ended: {e}"),
                     }
                 })
@@ -326,7 +323,7 @@ impl Proxy {
         }
         let tee = self.tee_to(ctx, &resp);
         let resp = resp.map(|inner| {
-            let body = ProxyBody::new(inner, ret, self.metrics.clone(), labels.clone());
+            let body = ProxyBody::new(inner, ret, self.metrics.clone(), ctx.series.clone());
             match tee {
                 Some((cache, tx)) => TeeBody::new(
                     body.boxed_unsync(),
@@ -369,19 +366,6 @@ impl Proxy {
     }
 }
 
-fn labels_for(info: &RequestInfo, component: String) -> ReqLabels {
-    ReqLabels {
-        component,
-        verb: info.verb_str(),
-        resource: if info.is_resource {
-            info.resource.clone()
-        } else {
-            "non-resource".into()
-        },
-        subresource: info.subresource.clone(),
-    }
-}
-
 /// Whether the request or response asks to switch protocols.
 fn is_upgrade(h: &HeaderMap) -> bool {
     h.contains_key(header::UPGRADE)
@@ -407,9 +391,7 @@ fn client_response(resp: Response<Body>, switching: bool) -> Response<Body> {
 /// exchange upgrades.
 fn strip_hop_by_hop(h: &mut HeaderMap, upgrade: bool) {
     // Most messages carry none of them: look once before removing anything.
-    let any = h
-        .keys()
-        .any(|n| HOP_BY_HOP.contains(&n.as_str()) || n == header::UPGRADE);
+    let any = h.keys().any(|n| is_hop_by_hop(n) || n == header::UPGRADE);
     if any {
         let named: Vec<HeaderName> = h
             .get_all(header::CONNECTION)
@@ -434,6 +416,24 @@ fn strip_hop_by_hop(h: &mut HeaderMap, upgrade: bool) {
     }
 }
 
+/// Whether `n` is one of [`HOP_BY_HOP`] (a `match` on the name: runs for every header of every
+/// message, where a search of the list compared strings one by one).
+fn is_hop_by_hop(n: &HeaderName) -> bool {
+    let hop = matches!(
+        n.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+    );
+    debug_assert_eq!(hop, HOP_BY_HOP.contains(&n.as_str()));
+    hop
+}
+
 /// Largest request body read for an offline answer (an event or a lease).
 const MAX_OFFLINE_BODY: usize = 3 << 20;
 
@@ -449,6 +449,23 @@ pub fn status_response(code: u16, reason: Reason, message: &str) -> Response<Bod
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_names_are_exactly_the_list() {
+        for name in HOP_BY_HOP {
+            assert!(is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
+        }
+        for name in [
+            "content-type",
+            "upgrade",
+            "host",
+            "authorization",
+            "connections",
+            "t",
+        ] {
+            assert!(!is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
+        }
+    }
 
     #[test]
     fn hop_by_hop_headers_stay_behind() {

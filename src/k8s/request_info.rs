@@ -58,9 +58,10 @@ pub use verb::Verb;
 pub fn parse(method: &str, path_and_query: &str) -> Result<RequestInfo, RequestError> {
     let base = verb::for_method(method)
         .ok_or_else(|| RequestError::UnknownMethod(error::quote(method)))?;
-    let (raw_path, raw_query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
+    let (raw_path, raw_query) = match decode::find_byte(path_and_query, b'?') {
+        Some(i) => (&path_and_query[..i], &path_and_query[i + 1..]),
+        None => (path_and_query, ""),
+    };
     let mut segments = path::split(raw_path)?;
     let query = query::Query::parse(raw_query)?;
     match resource::classify(&mut segments.parts)? {

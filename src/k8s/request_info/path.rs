@@ -1,6 +1,6 @@
 //! Request paths: the raw path checked and split into percent-decoded segments.
 
-use super::decode::{first_forbidden_raw, percent_decode};
+use super::decode::{find_byte, first_forbidden_raw, has_byte, percent_decode};
 use super::error::{quote, RequestError};
 
 /// A checked path: every segment decoded, none empty, `.` or `..`, none holding a control character.
@@ -24,20 +24,33 @@ pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
     let Some(body) = raw.strip_prefix('/') else {
         return Err(bad(format!("{} does not start with '/'", quote(raw))));
     };
-    if let Some(c) = first_forbidden_raw(raw) {
-        return Err(bad(format!(
-            "{} contains the raw character {c:?}",
-            quote(raw)
-        )));
+    // One pass over the bytes: anything a target may not carry raw, escapes, segment count.
+    let (mut plain, mut escaped, mut slashes) = (true, false, 0usize);
+    for &b in raw.as_bytes() {
+        match b {
+            b'%' => escaped = true,
+            b'/' => slashes += 1,
+            b'#' => plain = false,
+            b if b <= b' ' || b >= 0x7f => plain = false,
+            _ => {}
+        }
+    }
+    if !plain {
+        if let Some(c) = first_forbidden_raw(raw) {
+            return Err(bad(format!(
+                "{} contains the raw character {c:?}",
+                quote(raw)
+            )));
+        }
     }
     let (body, trailing_slash) = match body.strip_suffix('/') {
         Some(rest) => (rest, true),
         None => (body, false),
     };
-    let parts = decode_all(body)?;
+    let parts = decode_all(body, escaped, slashes)?;
     // Without escapes the decoded path is the raw one (the checks above refused `//`, `.`, `..`;
     // a lone `//` decodes to `/`).
-    let unchanged = !raw.contains('%') && (!trailing_slash || !parts.is_empty());
+    let unchanged = !escaped && (!trailing_slash || !parts.is_empty());
     let path = if unchanged {
         raw.to_owned()
     } else {
@@ -50,22 +63,29 @@ pub(super) fn split(raw: &str) -> Result<Segments, RequestError> {
     Ok(Segments { path, parts })
 }
 
-fn decode_all(body: &str) -> Result<Vec<String>, RequestError> {
+/// The segments of `body` (the path without its leading and trailing `/`), decoded when the path
+/// has `escaped` bytes; `slashes` (those of the whole path) bounds their number.
+fn decode_all(body: &str, escaped: bool, slashes: usize) -> Result<Vec<String>, RequestError> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
-    let mut parts = Vec::with_capacity(body.bytes().filter(|&b| b == b'/').count() + 1);
-    for segment in body.split('/') {
-        parts.push(decode_segment(segment)?);
+    let mut parts = Vec::with_capacity(slashes);
+    let mut rest = body;
+    loop {
+        let end = find_byte(rest, b'/').unwrap_or(rest.len());
+        parts.push(decode_segment(&rest[..end], escaped)?);
+        if end == rest.len() {
+            return Ok(parts);
+        }
+        rest = &rest[end + 1..];
     }
-    Ok(parts)
 }
 
-fn decode_segment(raw: &str) -> Result<String, RequestError> {
+fn decode_segment(raw: &str, escaped: bool) -> Result<String, RequestError> {
     if raw.is_empty() {
         return Err(bad("the path has an empty segment (\"//\")".to_owned()));
     }
-    if !raw.contains('%') {
+    if !escaped || !has_byte(raw, b'%') {
         // Nothing to decode; raw control characters were refused with the whole path.
         if raw == "." || raw == ".." {
             return Err(bad(format!("segment {} is a dot segment", quote(raw))));

@@ -1,6 +1,6 @@
 //! Query strings: form-decoded pairs, and the list options (selectors, resourceVersion, watch, ...) read from them.
 
-use super::decode::{first_forbidden_raw, percent_decode};
+use super::decode::{find_byte, first_forbidden_raw, has_byte, percent_decode};
 use super::error::{quote, RequestError};
 
 /// A decoded query: `key=value` pairs in the order sent. A key without `=` has an empty value.
@@ -21,10 +21,13 @@ impl Query {
         }
         let mut pairs = Vec::new();
         for pair in raw.split('&').filter(|p| !p.is_empty()) {
-            if pair.contains(';') {
+            if has_byte(pair, b';') {
                 return Err(bad(format!("{} uses ';' as a separator", quote(pair))));
             }
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (key, value) = match find_byte(pair, b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, ""),
+            };
             pairs.push((decode(key)?, decode(value)?));
         }
         Ok(Query { pairs })

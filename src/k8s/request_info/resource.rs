@@ -1,5 +1,6 @@
 //! Resource paths: the API prefix, group, version, namespace, resource, name and subresource a path names.
 
+use super::decode::has_byte;
 use super::error::{quote, RequestError};
 use super::verb::Verb;
 
@@ -113,7 +114,7 @@ fn check_no_slash(target: &Target) -> Result<(), RequestError> {
         &target.name,
         &target.subresource,
     ];
-    match named.iter().find(|part| part.contains('/')) {
+    match named.iter().find(|part| has_byte(part, b'/')) {
         Some(part) => Err(RequestError::BadPath(format!(
             "{} names an API object but contains an encoded '/'",
             quote(part)
