@@ -1,4 +1,4 @@
-//! A LIST far bigger than every buffer on its way (the writer's 4 MiB lag, store chunk,
+//! A LIST far bigger than every buffer on its way (the writer's 1 MiB lag, store chunk,
 //! memtable): 3,000 pods of 2 KiB (6 MiB) are cached whole through the hub, relisted after
 //! changes upstream, and answered offline equal to the last direct LIST, in protobuf and JSON.
 

@@ -84,7 +84,7 @@ pub struct HubArgs {
     #[argh(option)]
     pub cache_sync_coalesce_ms: Option<u64>,
     /// how far, in MiB, the cache writer may fall behind an answer streaming to its client
-    /// (default 4): within it the client is never slowed for the cache; past it the client is
+    /// (default 1): within it the client is never slowed for the cache; past it the client is
     /// paced to the writer (a writer stalled 1 s loses that answer), which bounds the memory a
     /// disk slower than the network can take
     #[argh(option)]

@@ -29,7 +29,7 @@ use crate::k8s::meta::Encoding;
 use crate::net::http::{Body, BoxError};
 
 /// Bytes of copies one answer may have waiting for its writer before the client is paced.
-pub const TEE_BUDGET: usize = 4 * 1024 * 1024;
+pub const TEE_BUDGET: usize = 1024 * 1024;
 /// Longest a response is held back at once waiting for its writer; then it is not cached.
 pub const TEE_MAX_STALL: Duration = Duration::from_secs(1);
 
