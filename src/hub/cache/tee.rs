@@ -169,6 +169,15 @@ pub fn keepable(status: StatusCode, h: &HeaderMap) -> bool {
             .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"))
 }
 
+/// The encoding of an answer that can be kept ([`keepable`], JSON or protobuf).
+pub fn kept_encoding(status: StatusCode, h: &HeaderMap) -> Option<Encoding> {
+    let enc = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Encoding::from_content_type)?;
+    keepable(status, h).then_some(enc)
+}
+
 /// A whole body of at most `max` bytes from the tee; `None` if it was cut short or too big.
 pub async fn collect(rx: CopyRx, max: usize) -> Option<Vec<u8>> {
     let mut body = Vec::new();
@@ -188,13 +197,7 @@ pub fn start(
     status: StatusCode,
     h: &HeaderMap,
 ) -> Option<CopyTx> {
-    let enc = h
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Encoding::from_content_type)?;
-    if !keepable(status, h) {
-        return None;
-    }
+    let enc = kept_encoding(status, h)?;
     Some(writer::spawn(cache.clone(), target.clone(), enc))
 }
 

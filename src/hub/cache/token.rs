@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use http::{header, HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode};
 
 use super::render::accepts;
 use super::tee::CopyTx;
@@ -79,13 +79,7 @@ pub fn start(
     status: StatusCode,
     h: &HeaderMap,
 ) -> Option<CopyTx> {
-    let enc = h
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Wire::from_content_type)?;
-    if !super::tee::keepable(status, h) {
-        return None;
-    }
+    let enc = super::tee::kept_encoding(status, h)?;
     let (tx, rx) = super::tee::copies(cache.writer_lag);
     let (cache, info, component) = (cache.clone(), info.clone(), component.to_string());
     smol::spawn(async move {
