@@ -299,8 +299,9 @@ impl Pool {
         let name = ServerName::try_from(up.addr.host.clone()).map_err(|e| {
             UpstreamError::Tls(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
         })?;
+        let tcp = crate::net::io::Stream::new(tcp).map_err(UpstreamError::Connect)?;
         let tls = TlsConnector::from(config)
-            .connect(name, crate::net::io::Stream::new(tcp))
+            .connect(name, tcp)
             .await
             .map_err(UpstreamError::Tls)?;
         let (sender, conn) = hyper::client::conn::http1::Builder::new()

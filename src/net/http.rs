@@ -92,7 +92,13 @@ pub async fn serve_with<H, F>(
         let acceptor = acceptor.clone();
         let shutdown = shutdown.clone();
         let alive = alive_tx.clone();
-        let stream = crate::net::io::Stream::new(stream);
+        let stream = match crate::net::io::Stream::new(stream) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("cannot take the connection from {peer}: {e}");
+                continue;
+            }
+        };
         smol::spawn(async move {
             match acceptor {
                 None => {

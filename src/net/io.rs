@@ -6,10 +6,10 @@
 //! client leaving mid-request, to check an idle pooled connection, after every wake-up of the
 //! task for another reason), so on the hub's proxy path about three `recv` calls in four returned
 //! `EAGAIN` (docs/BENCHMARKS.md). [`Stream`] keeps what tokio keeps: a read that came back short
-//! or with `EAGAIN` drained the socket, and until the reactor reports it readable again a read
-//! just waits on the reactor. A short read on a TCP socket means its receive queue was empty at
-//! that moment; data arriving later is reported by the reactor (level-triggered), so nothing is
-//! missed.
+//! or with `EAGAIN` drained the socket, and until a new read edge arrives a read just waits. A
+//! short read on a TCP socket means its receive queue was empty at that moment; data arriving
+//! later brings an edge ([`super::readiness`], which also says why the sockets are not in
+//! async-io's reactor), so nothing is missed.
 //!
 //! Both types implement hyper's `Read` themselves rather than through smol-hyper's adapter, which
 //! zeroes hyper's whole free buffer (8 KiB and more) on every poll, data or not: [`Stream`]
@@ -28,45 +28,89 @@ use hyper::rt::ReadBufCursor;
 use rustls::ConnectionCommon;
 use smol::Async;
 
-/// A non-blocking TCP stream with read-readiness tracking (futures-io and hyper I/O traits).
+use super::readiness::{Dir, Registration};
+
+/// A non-blocking TCP stream registered edge-triggered with [`readiness`] (futures-io and hyper
+/// I/O traits).
 pub struct Stream {
-    io: Arc<Async<std::net::TcpStream>>,
-    /// Whether a read may find data without waiting for the reactor.
+    tcp: std::net::TcpStream,
+    reg: Registration,
+    /// Whether a read may find data without waiting for an edge.
     readable: bool,
+    /// The read edge count before the read that drained the socket.
+    read_seen: u64,
 }
 
 impl Stream {
-    /// Takes over a smol TCP stream (set its options first).
-    pub fn new(tcp: smol::net::TcpStream) -> Stream {
-        Stream {
-            io: tcp.into(),
+    /// Takes over a smol TCP stream (set its options first): it leaves async-io's reactor for
+    /// the edge-triggered one.
+    pub fn new(tcp: smol::net::TcpStream) -> io::Result<Stream> {
+        let tcp = Arc::<Async<std::net::TcpStream>>::from(tcp);
+        let tcp = Arc::try_unwrap(tcp)
+            .map_err(|_| io::Error::other("the TCP stream is shared"))?
+            .into_inner()?;
+        Stream::from_std(tcp)
+    }
+
+    /// Takes over a connected std TCP stream.
+    pub fn from_std(tcp: std::net::TcpStream) -> io::Result<Stream> {
+        tcp.set_nonblocking(true)?;
+        let reg = Registration::new(&tcp)?;
+        Ok(Stream {
+            tcp,
+            reg,
             readable: true,
-        }
+            read_seen: 0,
+        })
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+        self.tcp.peer_addr()
     }
 
-    /// Reads into `buf`, waiting on the reactor only when the socket was drained.
+    /// Reads into `buf`, waiting for an edge only when the socket was drained.
     fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         loop {
             if !self.readable {
-                ready!(self.io.poll_readable(cx))?;
+                ready!(self.reg.poll_edge(Dir::Read, self.read_seen, cx));
                 self.readable = true;
             }
-            match self.io.get_ref().read(buf) {
+            let seen = self.reg.tick(Dir::Read);
+            match (&self.tcp).read(buf) {
                 Ok(n) => {
-                    // Short: the receive queue is empty now (0 = end of stream, stays reported).
-                    if n < buf.len() {
+                    // Short: the receive queue is empty now. The end of the stream (0) brings no
+                    // further edge, so it is not a wait: the next read returns 0 again.
+                    if n < buf.len() && n > 0 {
                         self.readable = false;
+                        self.read_seen = seen;
                     }
                     return Poll::Ready(Ok(n));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    self.read_seen = seen;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Runs a write, waiting for a write edge while the send buffer is full.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&std::net::TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let seen = self.reg.tick(Dir::Write);
+            match op(&self.tcp) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.reg.poll_edge(Dir::Write, seen, cx));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return Poll::Ready(r),
             }
         }
     }
@@ -95,7 +139,7 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.io).poll_write(cx, buf)
+        self.get_mut().poll_send(cx, |mut tcp| tcp.write(buf))
     }
 
     fn poll_write_vectored(
@@ -103,7 +147,8 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self.io).poll_write_vectored(cx, bufs)
+        self.get_mut()
+            .poll_send(cx, |mut tcp| tcp.write_vectored(bufs))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -111,7 +156,7 @@ impl AsyncWrite for Stream {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.io.get_ref().shutdown(Shutdown::Write))
+        Poll::Ready(self.tcp.shutdown(Shutdown::Write))
     }
 }
 
@@ -295,7 +340,7 @@ mod tests {
                 smol::Timer::after(Duration::from_millis(50)).await;
                 s.write_all(b"third").await.unwrap();
             });
-            let mut s = Stream::new(smol::net::TcpStream::connect(addr).await.unwrap());
+            let mut s = Stream::new(smol::net::TcpStream::connect(addr).await.unwrap()).unwrap();
             let mut buf = [0u8; 64];
             let n = s.read(&mut buf).await.unwrap();
             assert_eq!(&buf[..n], b"first");

@@ -2,5 +2,6 @@
 
 pub mod http;
 pub mod io;
+pub mod readiness;
 pub mod shutdown;
 pub mod tls;

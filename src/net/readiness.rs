@@ -1,0 +1,244 @@
+//! Edge-triggered readiness for the sockets of proxied connections.
+//!
+//! async-io registers interest one-shot: every time a read or a write has to wait, it re-arms the
+//! socket with an `epoll_ctl`, about 2.5 per proxied request on the hub (docs/BENCHMARKS.md),
+//! where nginx (edge-triggered) makes none. Here a socket is registered once, edge-triggered for
+//! both directions, on an epoll instance of our own. That instance is a single source in
+//! async-io's reactor, watched by one driver task: one re-arm per reactor turn serves every socket
+//! that became ready in that turn.
+//!
+//! A socket's readiness is a counter per direction that the driver bumps on every edge, and a
+//! flag that stays once the peer closed the direction or the socket failed. A stream reads the
+//! counter before an I/O call; when the call comes back short or with `EAGAIN`, it waits until
+//! the counter moves past that value (or the flag is set). An edge that arrives between the call and the wait has
+//! already moved the counter, so it is never lost; a waker is stored before the counter is checked
+//! the second time, and the driver bumps the counter before taking the waker.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+
+use rustix::event::epoll;
+use smol::Async;
+
+/// One direction of a socket.
+#[derive(Clone, Copy)]
+pub enum Dir {
+    Read = 0,
+    Write = 1,
+}
+
+/// What the driver knows of one registered socket.
+#[derive(Default)]
+struct Source {
+    ticks: [AtomicU64; 2],
+    /// Per direction: the peer closed it (read side) or the socket failed. Unlike data, this
+    /// stays: a read that returned the last bytes before the end of the stream came back short,
+    /// and no further edge will announce the end itself.
+    closed: [AtomicBool; 2],
+    wakers: [Mutex<Option<Waker>>; 2],
+}
+
+impl Source {
+    /// Records an edge in `dir` (one that stays if `closed`) and wakes whoever waits for it.
+    fn bump(&self, dir: Dir, closed: bool) {
+        if closed {
+            self.closed[dir as usize].store(true, Ordering::Release);
+        }
+        self.ticks[dir as usize].fetch_add(1, Ordering::AcqRel);
+        let waker = lock(&self.wakers[dir as usize]).take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Registered sockets by slot; a key is `generation << 32 | slot`, so an event for a socket that
+/// was dropped (and whose slot was reused) finds a different generation and is ignored.
+#[derive(Default)]
+struct Slots {
+    entries: Vec<(u32, Option<Arc<Source>>)>,
+    free: Vec<u32>,
+}
+
+struct Shared {
+    epoll: OwnedFd,
+    slots: Mutex<Slots>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing here panics while holding a lock; a poisoned lock still holds consistent data.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Events taken from the epoll instance per `epoll_wait`.
+const BATCH: usize = 64;
+
+/// The process-wide instance, created (and its driver spawned) on first use.
+fn shared() -> io::Result<&'static Arc<Shared>> {
+    static SHARED: OnceLock<Result<Arc<Shared>, String>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let fd = epoll::create(epoll::CreateFlags::CLOEXEC)
+                .map_err(|e| format!("cannot create an epoll instance: {e}"))?;
+            let watch = fd
+                .try_clone()
+                .and_then(Async::new)
+                .map_err(|e| format!("cannot watch the epoll instance: {e}"))?;
+            let shared = Arc::new(Shared {
+                epoll: fd,
+                slots: Mutex::new(Slots::default()),
+            });
+            smol::spawn(drive(shared.clone(), watch)).detach();
+            Ok(shared)
+        })
+        .as_ref()
+        .map_err(|e| io::Error::other(e.clone()))
+}
+
+/// Waits for the epoll instance to have events, then hands them to the sockets' waiters.
+async fn drive(shared: Arc<Shared>, watch: Async<OwnedFd>) {
+    let mut ready: Vec<(Arc<Source>, epoll::EventFlags)> = Vec::with_capacity(BATCH);
+    loop {
+        if let Err(e) = watch.readable().await {
+            log::error!("socket readiness: waiting for the epoll instance failed: {e}");
+            return;
+        }
+        loop {
+            let n = match take_events(&shared, &mut ready) {
+                Ok(n) => n,
+                Err(e) => {
+                    log::error!("socket readiness: epoll_wait failed: {e}");
+                    return;
+                }
+            };
+            for (src, flags) in ready.drain(..) {
+                let failed = flags.intersects(epoll::EventFlags::ERR | epoll::EventFlags::HUP);
+                let read_closed = failed || flags.contains(epoll::EventFlags::RDHUP);
+                if read_closed || flags.intersects(epoll::EventFlags::IN | epoll::EventFlags::PRI) {
+                    src.bump(Dir::Read, read_closed);
+                }
+                if failed || flags.contains(epoll::EventFlags::OUT) {
+                    src.bump(Dir::Write, failed);
+                }
+            }
+            if n < BATCH {
+                break;
+            }
+        }
+    }
+}
+
+/// Takes up to [`BATCH`] events without waiting; returns how many there were.
+fn take_events(
+    shared: &Shared,
+    ready: &mut Vec<(Arc<Source>, epoll::EventFlags)>,
+) -> rustix::io::Result<usize> {
+    let mut buf = [const { MaybeUninit::<epoll::Event>::uninit() }; BATCH];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let events = loop {
+        match epoll::wait(&shared.epoll, &mut buf[..], Some(&zero)) {
+            Ok((events, _)) => break events,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let slots = lock(&shared.slots);
+    for ev in events.iter() {
+        let key = ev.data.u64();
+        let (slot, gen) = ((key & 0xffff_ffff) as usize, (key >> 32) as u32);
+        if let Some((g, Some(src))) = slots.entries.get(slot) {
+            if *g == gen {
+                ready.push((src.clone(), ev.flags));
+            }
+        }
+    }
+    Ok(events.len())
+}
+
+/// A socket registered with the shared epoll instance; deregistered on drop.
+pub struct Registration {
+    key: u64,
+    source: Arc<Source>,
+}
+
+impl Registration {
+    /// Registers `fd` (non-blocking) for edges in both directions.
+    pub fn new(fd: impl AsFd) -> io::Result<Registration> {
+        let shared = shared()?;
+        let source = Arc::new(Source::default());
+        let key = {
+            let mut slots = lock(&shared.slots);
+            let slot = match slots.free.pop() {
+                Some(s) => s,
+                None => {
+                    slots.entries.push((0, None));
+                    (slots.entries.len() - 1) as u32
+                }
+            };
+            let entry = &mut slots.entries[slot as usize];
+            entry.0 = entry.0.wrapping_add(1);
+            entry.1 = Some(source.clone());
+            (u64::from(entry.0) << 32) | u64::from(slot)
+        };
+        let flags = epoll::EventFlags::IN
+            | epoll::EventFlags::OUT
+            | epoll::EventFlags::RDHUP
+            | epoll::EventFlags::ET;
+        let reg = Registration { key, source };
+        epoll::add(&shared.epoll, fd, epoll::EventData::new_u64(key), flags)?;
+        Ok(reg)
+    }
+
+    /// The edge count of `dir`: read it before an I/O call that may come back short.
+    pub fn tick(&self, dir: Dir) -> u64 {
+        self.source.ticks[dir as usize].load(Ordering::Acquire)
+    }
+
+    /// Ready once an edge in `dir` arrived after the count was `seen`, or the direction is
+    /// closed.
+    pub fn poll_edge(&self, dir: Dir, seen: u64, cx: &mut Context<'_>) -> Poll<()> {
+        let i = dir as usize;
+        let moved = || {
+            self.source.closed[i].load(Ordering::Acquire)
+                || self.source.ticks[i].load(Ordering::Acquire) != seen
+        };
+        if moved() {
+            return Poll::Ready(());
+        }
+        {
+            let mut slot = lock(&self.source.wakers[i]);
+            match &*slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *slot = Some(cx.waker().clone()),
+            }
+        }
+        if moved() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // The socket's fd is closed right after this (it is not duplicated), which removes it
+        // from the epoll instance; freeing the slot makes any event still queued for it stale.
+        if let Ok(shared) = shared() {
+            let mut slots = lock(&shared.slots);
+            let slot = (self.key & 0xffff_ffff) as u32;
+            if let Some(entry) = slots.entries.get_mut(slot as usize) {
+                if u64::from(entry.0) == self.key >> 32 {
+                    entry.1 = None;
+                    slots.free.push(slot);
+                }
+            }
+        }
+    }
+}
