@@ -357,4 +357,66 @@ mod tests {
             writer.await;
         });
     }
+
+    /// The last bytes and the end of the stream in one edge: the read of the bytes comes back
+    /// short, and the end must still be reported (no further edge announces it).
+    #[test]
+    fn the_end_right_after_the_last_bytes_is_seen() {
+        smol::block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let tcp = std::net::TcpStream::connect(addr).unwrap();
+            let (mut peer, _) = listener.accept().unwrap();
+            // Both are queued before the stream is even registered.
+            std::io::Write::write_all(&mut peer, b"last words").unwrap();
+            drop(peer);
+            let mut s = Stream::from_std(tcp).unwrap();
+            let mut rest = Vec::new();
+            let read = async { s.read_to_end(&mut rest).await.map(Some) };
+            let late = async {
+                smol::Timer::after(Duration::from_secs(5)).await;
+                Ok(None)
+            };
+            let done = smol::future::or(read, late).await.unwrap();
+            assert!(done.is_some(), "the end of the stream was never seen");
+            assert_eq!(rest, b"last words");
+        });
+    }
+
+    /// A write that found the send buffer full waits for the peer to read, then finishes: the
+    /// write edge after `EAGAIN` must wake it, with every byte delivered in order.
+    #[test]
+    fn a_full_send_buffer_drains_and_the_write_finishes() {
+        const TOTAL: usize = 16 * 1024 * 1024;
+        smol::block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let tcp = std::net::TcpStream::connect(addr).unwrap();
+            let (peer, _) = listener.accept().unwrap();
+            let mut s = Stream::from_std(tcp).unwrap();
+            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+            let expect = data.clone();
+            // The peer starts reading only after the writer had to wait.
+            let reader = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                let mut got = Vec::new();
+                std::io::Read::read_to_end(&mut &peer, &mut got).unwrap();
+                got
+            });
+            let write = async {
+                s.write_all(&data).await.unwrap();
+                s.close().await.unwrap();
+                Some(())
+            };
+            let late = async {
+                smol::Timer::after(Duration::from_secs(20)).await;
+                None
+            };
+            assert!(
+                smol::future::or(write, late).await.is_some(),
+                "the write never finished"
+            );
+            assert!(reader.join().unwrap() == expect, "bytes lost or reordered");
+        });
+    }
 }
