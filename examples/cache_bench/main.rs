@@ -11,8 +11,10 @@
 //! hub binary measured in its own column. DIR must be on a real disk (write_bytes stays 0 on
 //! tmpfs). Figures: offline LIST of 1,000 and 10,000 pods (p50/p99), cold start to the first
 //! complete cached 10,000-pod answer, bytes written per watch event (from /proc/<pid>/io of the
-//! hub), hub RSS with 10,000 cached objects (VmRSS and VmHWM from /proc/<pid>/status). Every
-//! figure is the median of the rounds.
+//! hub), hub RSS with 10,000 cached objects (VmRSS and VmHWM from /proc/<pid>/status, and how
+//! much of it is anonymous memory and how much the mapped binary and libraries). Every figure is
+//! the median of the rounds. With `CACHE_BENCH_KEEP` set in the environment, DIR is left behind
+//! (the last round's caches, to look at their files).
 
 mod http;
 mod procs;
@@ -93,7 +95,9 @@ fn main() -> Res<()> {
         }
         columns.push((name.clone(), rounds));
     }
-    let _ = std::fs::remove_dir_all(&o.dir);
+    if std::env::var_os("CACHE_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&o.dir);
+    }
     print!("{}", report::table(&o, &columns));
     Ok(())
 }

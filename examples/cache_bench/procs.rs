@@ -201,6 +201,19 @@ fn field(file: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes of the engine's journal files (`*.jnl`) directly in `dir`: what a cold start replays.
+pub fn journal_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jnl"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
 /// Bytes allocated on disk under `dir` (st_blocks).
 pub fn disk_bytes(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;

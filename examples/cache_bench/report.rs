@@ -91,8 +91,16 @@ pub fn table(o: &Opts, columns: &[(String, Vec<Figures>)]) -> String {
             "< 3x",
         ),
         (
-            "cache on disk after the events / objects in it".into(),
-            Box::new(|c| format!("{:.1} / {:.1} MiB", m(c, |f| f.disk.0), m(c, |f| f.disk.1))),
+            "cache on disk after the events (of it the journal, replayed at start) / objects in it"
+                .into(),
+            Box::new(|c| {
+                format!(
+                    "{:.1} ({:.1}) / {:.1} MiB",
+                    m(c, |f| f.disk.0),
+                    m(c, |f| f.disk.2),
+                    m(c, |f| f.disk.1)
+                )
+            }),
             "",
         ),
         (
@@ -105,6 +113,18 @@ pub fn table(o: &Opts, columns: &[(String, Vec<Figures>)]) -> String {
                 )
             }),
             "< 16 MiB",
+        ),
+        (
+            "the same VmRSS: anonymous / file-backed (the binary and libraries, shared page cache)"
+                .into(),
+            Box::new(|c| {
+                format!(
+                    "{:.1} / {:.1} MiB",
+                    m(c, |f| f.online.2),
+                    m(c, |f| f.online.3)
+                )
+            }),
+            "",
         ),
         (
             "hub RSS after a cold start serving them: VmRSS / VmHWM".into(),

@@ -35,12 +35,13 @@ pub struct Figures {
     pub burst: f64,
     /// Size of one object in the cache (bytes).
     pub object_bytes: f64,
-    /// Cache on disk after the events, objects in it (MiB).
-    pub disk: (f64, f64),
-    /// VmRSS, VmHWM of the hub that filled the cache online and served it offline (MiB).
-    pub online: (f64, f64),
+    /// Cache on disk after the events, objects in it, the journal's part of the disk (MiB).
+    pub disk: (f64, f64, f64),
+    /// VmRSS, VmHWM, RssAnon, RssFile of the hub that filled the cache online and served it
+    /// offline (MiB).
+    pub online: (f64, f64, f64, f64),
     /// VmRSS, VmHWM of a cold-started hub serving the cache (MiB).
-    pub cold_rss: (f64, f64),
+    pub cold_rss: (f64, f64, f64, f64),
 }
 
 /// p50, min, max (ms).
@@ -61,10 +62,12 @@ fn percentile(v: &mut [Duration], p: usize) -> f64 {
         .unwrap_or_default())
 }
 
-fn rss(pid: u32) -> (f64, f64) {
+fn rss(pid: u32) -> (f64, f64, f64, f64) {
     (
         mib(procs::status_kib(pid, "VmRSS")),
         mib(procs::status_kib(pid, "VmHWM")),
+        mib(procs::status_kib(pid, "RssAnon")),
+        mib(procs::status_kib(pid, "RssFile")),
     )
 }
 
@@ -88,7 +91,7 @@ fn offline_lists(
     pods: usize,
     tag: &str,
     events: Option<&mut Figures>,
-) -> Res<((f64, f64), (f64, f64))> {
+) -> Res<((f64, f64), (f64, f64, f64, f64))> {
     let work = o.dir.join(tag);
     std::fs::create_dir_all(&work)?;
     let cache = o.dir.join(format!("cache-{tag}"));
@@ -281,6 +284,7 @@ fn watch_events(
     f.disk = (
         procs::disk_bytes(cache) as f64 / 1048576.0,
         bytes as f64 / 1048576.0,
+        procs::journal_bytes(cache) as f64 / 1048576.0,
     );
     Ok(Watch(sock))
 }
@@ -299,10 +303,15 @@ fn upstream(work: &Path, url: &str) -> Res<Conn<Tls>> {
 /// of a complete offline LIST (`evict`: the cache's files dropped from the page cache first, as
 /// after a reboot). Returns (p50, min, max) and the last hub's (VmRSS, VmHWM) after five more
 /// LISTs.
-fn cold_starts(o: &Opts, hub: &Path, cache: &Path, evict: bool) -> Res<(Spread, (f64, f64))> {
+fn cold_starts(
+    o: &Opts,
+    hub: &Path,
+    cache: &Path,
+    evict: bool,
+) -> Res<(Spread, (f64, f64, f64, f64))> {
     let dead = format!("https://127.0.0.1:{}", procs::free_port()?);
     let mut times = Vec::new();
-    let mut mem = (0.0, 0.0);
+    let mut mem = (0.0, 0.0, 0.0, 0.0);
     for i in 0..o.cold {
         let ports = (procs::free_port()?, procs::free_port()?);
         let proxy = SocketAddr::from(([127, 0, 0, 1], ports.0));
