@@ -62,7 +62,10 @@ fn percentile(v: &mut [Duration], p: usize) -> f64 {
         .unwrap_or_default())
 }
 
-fn rss(pid: u32) -> (f64, f64, f64, f64) {
+/// VmRSS, VmHWM, RssAnon, RssFile (MiB).
+type Mem = (f64, f64, f64, f64);
+
+fn rss(pid: u32) -> Mem {
     (
         mib(procs::status_kib(pid, "VmRSS")),
         mib(procs::status_kib(pid, "VmHWM")),
@@ -91,7 +94,7 @@ fn offline_lists(
     pods: usize,
     tag: &str,
     events: Option<&mut Figures>,
-) -> Res<((f64, f64), (f64, f64, f64, f64))> {
+) -> Res<((f64, f64), Mem)> {
     let work = o.dir.join(tag);
     std::fs::create_dir_all(&work)?;
     let cache = o.dir.join(format!("cache-{tag}"));

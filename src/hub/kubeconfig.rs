@@ -291,22 +291,18 @@ mod tests {
         assert!(!format!("{kc:?}").contains("abc.def"));
 
         let missing = KubeconfigError::to_string(
-            &Kubeconfig::parse(KUBELET_CONF, Path::new("/nonexistent/kc"))
-                .err()
-                .expect("error"),
+            &Kubeconfig::parse(KUBELET_CONF, Path::new("/nonexistent/kc")).expect_err("error"),
         );
         assert!(missing.contains("kubelet-client-current.pem"), "{missing}");
         let bad = Kubeconfig::parse("clusters: [", Path::new("/x/kc"))
-            .err()
-            .expect("error")
+            .expect_err("error")
             .to_string();
         assert!(bad.starts_with("/x/kc is not a valid kubeconfig"), "{bad}");
         let b64 = KUBELET_CONF
             .replace("Q0FQRU0=", "\"not base64%\"")
             .replace("client-certificate: pki", "token: t\n    x: pki");
         let e = Kubeconfig::parse(&b64, Path::new("/x/kc"))
-            .err()
-            .expect("error")
+            .expect_err("error")
             .to_string();
         assert!(
             e.contains("certificate-authority-data is not valid base64"),
@@ -314,8 +310,7 @@ mod tests {
         );
         let ctx = KUBELET_CONF.replace("current-context: default-context", "current-context: nope");
         let e = Kubeconfig::parse(&ctx, Path::new("/x/kc"))
-            .err()
-            .expect("error")
+            .expect_err("error")
             .to_string();
         assert!(e.contains("current-context \"nope\" not found"), "{e}");
     }

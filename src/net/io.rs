@@ -320,6 +320,7 @@ impl<T: TlsParts> hyper::rt::Write for Tls<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed setup step in a test should panic where it happens
 mod tests {
     use super::*;
     use smol::io::{AsyncReadExt, AsyncWriteExt};

@@ -216,6 +216,8 @@ pub fn spawn_yurt(args: &[&str], ready_marker: &str) -> (Child, Vec<String>) {
         .spawn()
         .expect("spawn yurt");
     let stderr = child.stderr.take().expect("stderr");
+    // Killed and reaped if it never gets ready (the panic below drops it).
+    let child = Child(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
@@ -234,7 +236,7 @@ pub fn spawn_yurt(args: &[&str], ready_marker: &str) -> (Child, Vec<String>) {
                 lines.push(l);
                 if done {
                     std::thread::spawn(move || while rx.recv().is_ok() {});
-                    return (Child(child), lines);
+                    return (child, lines);
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}

@@ -28,7 +28,7 @@ enum Slot {
     /// A page of the view is being written by the [`Page`] with this id.
     Writing(u64),
     /// Waiting for the page asked with `next`.
-    Parked(Pending),
+    Parked(Box<Pending>),
 }
 
 type Slots = Arc<Mutex<HashMap<ViewKey, Slot>>>;
@@ -132,11 +132,11 @@ impl Pages {
         let since = Instant::now();
         slots.insert(
             page.view.clone(),
-            Slot::Parked(Pending {
+            Slot::Parked(Box::new(Pending {
                 next,
                 writer,
                 since,
-            }),
+            })),
         );
     }
 }
