@@ -115,11 +115,44 @@ impl Hasher for Prehashed {
 }
 
 /// All hub counters. Cheap to update from any task.
-#[derive(Default)]
 pub struct Metrics {
+    /// Tells this instance's entries in [`RECENT`] from another's (tests run many hubs).
+    id: u64,
     in_flight: AtomicI64,
     tables: Mutex<Tables>,
     hasher: RandomState,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            in_flight: AtomicI64::new(0),
+            tables: Mutex::default(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+/// A series looked up recently on this thread, by the arguments of [`Metrics::series`].
+struct Recent {
+    metrics: u64,
+    component: String,
+    verb: &'static str,
+    resource: String,
+    subresource: String,
+    series: Arc<Series>,
+}
+
+/// Series lookups remembered per thread: clients repeat the same few requests (kubelet's lease
+/// renewals and pod GETs, a proxy's endpoint watches), and a hit skips the lock, the component
+/// set and hashing the labels.
+const RECENT_LEN: usize = 8;
+
+thread_local! {
+    static RECENT: std::cell::RefCell<(Vec<Recent>, usize)> =
+        const { std::cell::RefCell::new((Vec::new(), 0)) };
 }
 
 /// Decrements the in-flight gauge when dropped.
@@ -152,6 +185,48 @@ impl Metrics {
     /// bounded: "unknown" when empty; known names pass; past [`MAX_COMPONENTS`] new ones become
     /// "other". Allocates only for a label set not seen before.
     pub fn series(
+        &self,
+        component: &str,
+        verb: &'static str,
+        resource: &str,
+        subresource: &str,
+    ) -> Arc<Series> {
+        let hit = RECENT.with_borrow(|(recent, _)| {
+            recent
+                .iter()
+                .find(|r| {
+                    r.metrics == self.id
+                        && r.verb == verb
+                        && r.resource == resource
+                        && r.component == component
+                        && r.subresource == subresource
+                })
+                .map(|r| r.series.clone())
+        });
+        if let Some(s) = hit {
+            return s;
+        }
+        let series = self.series_locked(component, verb, resource, subresource);
+        RECENT.with_borrow_mut(|(recent, next)| {
+            let entry = Recent {
+                metrics: self.id,
+                component: component.to_string(),
+                verb,
+                resource: resource.to_string(),
+                subresource: subresource.to_string(),
+                series: series.clone(),
+            };
+            if recent.len() < RECENT_LEN {
+                recent.push(entry);
+            } else {
+                recent[*next] = entry;
+                *next = (*next + 1) % RECENT_LEN;
+            }
+        });
+        series
+    }
+
+    fn series_locked(
         &self,
         component: &str,
         verb: &'static str,
@@ -437,6 +512,24 @@ mod tests {
         let mut sorted = lines.clone();
         sorted.sort();
         assert_eq!(lines, sorted);
+    }
+
+    /// The per-thread memory of recent lookups never hands one hub's series to another, and a
+    /// lookup it forgot (more label sets than it keeps) still finds the same series.
+    #[test]
+    fn recent_lookups_stay_with_their_metrics() {
+        let (m1, m2) = (Metrics::default(), Metrics::default());
+        let a = m1.series("kubelet", "get", "pods", "");
+        let b = m2.series("kubelet", "get", "pods", "");
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert!(Arc::ptr_eq(&b, &m2.series("kubelet", "get", "pods", "")));
+        b.request(200);
+        assert!(!m1.render(&[]).contains("code=\"200\""));
+        // Push the first lookup out of the thread's memory, then ask again.
+        for i in 0..2 * RECENT_LEN {
+            m1.series("kubelet", "get", &format!("r{i}"), "");
+        }
+        assert!(Arc::ptr_eq(&a, &m1.series("kubelet", "get", "pods", "")));
     }
 
     #[test]
