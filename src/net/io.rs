@@ -326,6 +326,15 @@ mod tests {
     use smol::io::{AsyncReadExt, AsyncWriteExt};
     use std::time::Duration;
 
+    /// `fut`'s output, or `None` if it has not finished within `secs` seconds.
+    async fn within<T>(secs: u64, fut: impl std::future::Future<Output = T>) -> Option<T> {
+        let late = async {
+            smol::Timer::after(Duration::from_secs(secs)).await;
+            None
+        };
+        smol::future::or(async { Some(fut.await) }, late).await
+    }
+
     /// After a short read the stream waits for the reactor; bytes that arrive later (and the end
     /// of the stream) must still be delivered, not lost to the skipped `recv`.
     #[test]
@@ -347,13 +356,8 @@ mod tests {
             assert_eq!(&buf[..n], b"first");
             assert!(!s.readable, "a short read marks the socket drained");
             let mut rest = Vec::new();
-            let read = async { s.read_to_end(&mut rest).await.map(Some) };
-            let late = async {
-                smol::Timer::after(Duration::from_secs(5)).await;
-                Ok(None)
-            };
-            let done = smol::future::or(read, late).await.unwrap();
-            assert!(done.is_some(), "later bytes were never read");
+            let done = within(5, s.read_to_end(&mut rest)).await;
+            assert!(done.expect("later bytes were never read").is_ok());
             assert_eq!(rest, b"secondthird");
             writer.await;
         });
@@ -373,13 +377,8 @@ mod tests {
             drop(peer);
             let mut s = Stream::from_std(tcp).unwrap();
             let mut rest = Vec::new();
-            let read = async { s.read_to_end(&mut rest).await.map(Some) };
-            let late = async {
-                smol::Timer::after(Duration::from_secs(5)).await;
-                Ok(None)
-            };
-            let done = smol::future::or(read, late).await.unwrap();
-            assert!(done.is_some(), "the end of the stream was never seen");
+            let done = within(5, s.read_to_end(&mut rest)).await;
+            assert!(done.expect("the end of the stream was never seen").is_ok());
             assert_eq!(rest, b"last words");
         });
     }
@@ -407,14 +406,9 @@ mod tests {
             let write = async {
                 s.write_all(&data).await.unwrap();
                 s.close().await.unwrap();
-                Some(())
-            };
-            let late = async {
-                smol::Timer::after(Duration::from_secs(20)).await;
-                None
             };
             assert!(
-                smol::future::or(write, late).await.is_some(),
+                within(20, write).await.is_some(),
                 "the write never finished"
             );
             assert!(reader.join().unwrap() == expect, "bytes lost or reordered");
