@@ -212,17 +212,21 @@ impl ListWriter {
                         self.put(store, b, m, item);
                         self.shadowed = true;
                     }
-                    self.count += 1;
-                    self.bytes += item.bytes.len() as u64;
+                    self.tally(item.bytes.len() as u64);
                     return Ok(());
                 }
                 Ordering::Greater => break,
             }
         }
         self.put(store, b, m, item);
-        self.count += 1;
-        self.bytes += item.bytes.len() as u64;
+        self.tally(item.bytes.len() as u64);
         Ok(())
+    }
+
+    /// Counts one more object of `len` bytes in the new generation.
+    fn tally(&mut self, len: u64) {
+        self.count += 1;
+        self.bytes += len;
     }
 
     /// An object at or before one pushed already: a duplicate, or a LIST out of key order.
@@ -242,10 +246,7 @@ impl ListWriter {
         };
         match store.tree.get(object_key(m, self.generation))? {
             // Walked past as missing: it is in the list after all.
-            Some(v) if is_tombstone(&v) => {
-                self.count += 1;
-                self.bytes += len;
-            }
+            Some(v) if is_tombstone(&v) => self.tally(len),
             // Pushed twice: the higher resourceVersion stays.
             Some(v) => match newer(&v)? {
                 Some(old_len) => self.bytes = self.bytes + len - old_len.min(self.bytes),
@@ -262,10 +263,7 @@ impl ListWriter {
                         }
                         None => return Ok(()),
                     },
-                    None => {
-                        self.count += 1;
-                        self.bytes += len;
-                    }
+                    None => self.tally(len),
                 }
             }
         }
