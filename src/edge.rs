@@ -153,6 +153,7 @@ fn run(hub: HubArgs, agent: AgentPart) -> i32 {
     };
     serve_until_signal(
         "yurt edge",
+        crate::cli::Exec::Hub,
         binding,
         |(proxy, server, meta), shutdown| async move {
             log::info!(

@@ -160,15 +160,24 @@ pub async fn bind(addr: impl std::fmt::Display) -> Result<smol::net::TcpListener
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
+/// Which executor runs a long-running command's tasks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Exec {
+    /// smol's: the tunnel, whose sockets are all async-io's.
+    Smol,
+    /// The hub's own loop on the main thread (`net::rt`), for the proxy's sockets.
+    Hub,
+}
+
 /// The shape every long-running command shares: bind (a failure is one line and exit 1), watch
 /// SIGTERM/SIGINT, then `serve` until the signal; `serve` returns the exit code.
-pub fn serve_until_signal<L, B, S, F>(name: &str, bind: B, serve: S) -> i32
+pub fn serve_until_signal<L, B, S, F>(name: &str, exec: Exec, bind: B, serve: S) -> i32
 where
     B: std::future::Future<Output = Result<L, String>>,
     S: FnOnce(L, crate::net::shutdown::Shutdown) -> F,
     F: std::future::Future<Output = i32>,
 {
-    smol::block_on(async {
+    let main = async {
         let listeners = match bind.await {
             Ok(l) => l,
             Err(e) => {
@@ -184,7 +193,11 @@ where
             }
         };
         serve(listeners, shutdown).await
-    })
+    };
+    match exec {
+        Exec::Smol => smol::block_on(main),
+        Exec::Hub => crate::net::rt::block_on(main),
+    }
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).

@@ -15,7 +15,7 @@ pub async fn run(pool: Arc<Pool>, hb: Heartbeat, shutdown: Shutdown) {
         .servers()
         .iter()
         .cloned()
-        .map(|up| smol::spawn(probe_loop(pool.clone(), up, hb, shutdown.clone())))
+        .map(|up| crate::net::rt::spawn(probe_loop(pool.clone(), up, hb, shutdown.clone())))
         .collect();
     for t in tasks {
         t.await;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use smol::net::TcpListener;
 
-use crate::cli::{bind, serve_until_signal, EXIT_USAGE};
+use crate::cli::{bind, serve_until_signal, Exec, EXIT_USAGE};
 use crate::net::shutdown::Shutdown;
 
 /// The hub's two listeners.
@@ -79,7 +79,7 @@ pub async fn run_with_cache(
         local(&listeners.proxy),
         local(&listeners.server)
     );
-    let health = smol::spawn(health::run(pool, cfg.heartbeat, shutdown.clone()));
+    let health = crate::net::rt::spawn(health::run(pool, cfg.heartbeat, shutdown.clone()));
     let grace = cfg.shutdown_grace;
     let p = crate::net::http::serve(
         listeners.proxy,
@@ -152,13 +152,18 @@ pub fn main(args: config::HubArgs) -> i32 {
             server: bind(server_addr).await?,
         })
     };
-    serve_until_signal("yurt hub", binding, |listeners, shutdown| async move {
-        match run_with_cache(listeners, cfg, cache_cfg, shutdown).await {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("yurt hub: {e}");
-                EXIT_USAGE
+    serve_until_signal(
+        "yurt hub",
+        Exec::Hub,
+        binding,
+        |listeners, shutdown| async move {
+            match run_with_cache(listeners, cfg, cache_cfg, shutdown).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("yurt hub: {e}");
+                    EXIT_USAGE
+                }
             }
-        }
-    })
+        },
+    )
 }

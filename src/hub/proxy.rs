@@ -310,7 +310,7 @@ impl Proxy {
             if let Some(client) = client_upgrade {
                 let upstream = hyper::upgrade::on(&mut resp);
                 let series = ctx.series.clone();
-                smol::spawn(async move {
+                crate::net::rt::spawn(async move {
                     let _keep = ret;
                     match upgrade::splice(client, upstream).await {
                         Ok((up_bytes, down_bytes)) => series.traffic(down_bytes, up_bytes),

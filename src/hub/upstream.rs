@@ -309,7 +309,7 @@ impl Pool {
             .await
             .map_err(UpstreamError::Http)?;
         let url = up.addr.url.clone();
-        smol::spawn(async move {
+        crate::net::rt::spawn(async move {
             if let Err(e) = conn.with_upgrades().await {
                 log::debug!("connection to {url} ended: {e}");
             }

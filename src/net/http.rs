@@ -99,7 +99,7 @@ pub async fn serve_with<H, F>(
                 continue;
             }
         };
-        smol::spawn(async move {
+        crate::net::rt::spawn(async move {
             match acceptor {
                 None => {
                     let info = ConnInfo {

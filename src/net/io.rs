@@ -335,14 +335,21 @@ mod tests {
         smol::future::or(async { Some(fut.await) }, late).await
     }
 
+    /// Runs the test body on smol's executor (the process-wide readiness instance and its
+    /// driver task), then on the hub's runtime (its own instance, waited on by its thread).
+    fn on_both<F: std::future::Future<Output = ()>>(body: impl Fn() -> F) {
+        smol::block_on(body());
+        crate::net::rt::block_on(body());
+    }
+
     /// After a short read the stream waits for the reactor; bytes that arrive later (and the end
     /// of the stream) must still be delivered, not lost to the skipped `recv`.
     #[test]
     fn bytes_after_a_short_read_arrive() {
-        smol::block_on(async {
+        on_both(|| async {
             let listener = smol::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let writer = smol::spawn(async move {
+            let writer = crate::net::rt::spawn(async move {
                 let (mut s, _) = listener.accept().await.unwrap();
                 s.write_all(b"first").await.unwrap();
                 smol::Timer::after(Duration::from_millis(50)).await;
@@ -367,7 +374,7 @@ mod tests {
     /// short, and the end must still be reported (no further edge announces it).
     #[test]
     fn the_end_right_after_the_last_bytes_is_seen() {
-        smol::block_on(async {
+        on_both(|| async {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             let tcp = std::net::TcpStream::connect(addr).unwrap();
@@ -388,7 +395,7 @@ mod tests {
     #[test]
     fn a_full_send_buffer_drains_and_the_write_finishes() {
         const TOTAL: usize = 16 * 1024 * 1024;
-        smol::block_on(async {
+        on_both(|| async {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             let tcp = std::net::TcpStream::connect(addr).unwrap();

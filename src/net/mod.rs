@@ -3,5 +3,6 @@
 pub mod http;
 pub mod io;
 pub mod readiness;
+pub mod rt;
 pub mod shutdown;
 pub mod tls;

@@ -3,7 +3,8 @@
 //! async-io registers interest one-shot: every time a read or a write has to wait, it re-arms the
 //! socket with an `epoll_ctl`, about 2.5 per proxied request on the hub (docs/BENCHMARKS.md),
 //! where nginx (edge-triggered) makes none. Here a socket is registered once, edge-triggered for
-//! both directions, on an epoll instance of our own. That instance is a single source in
+//! both directions, on an epoll instance of our own. The hub's own runtime ([`super::rt`]) has
+//! one and waits on it directly; elsewhere a process-wide instance is a single source in
 //! async-io's reactor, watched by one driver task: one re-arm per reactor turn serves every socket
 //! that became ready in that turn.
 //!
@@ -64,7 +65,9 @@ struct Slots {
     free: Vec<u32>,
 }
 
-struct Shared {
+/// An epoll instance with its registered sockets: the process-wide one, driven by a task on
+/// async-io's reactor, or one per [`super::rt`] runtime, whose thread waits on it itself.
+pub(crate) struct Instance {
     epoll: OwnedFd,
     slots: Mutex<Slots>,
 }
@@ -77,104 +80,134 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Events taken from the epoll instance per `epoll_wait`.
 const BATCH: usize = 64;
 
+/// The key of a runtime's eventfd; never a slot's (slot `u32::MAX` is never handed out).
+const WAKE_KEY: u64 = u64::MAX;
+
+impl Instance {
+    pub(crate) fn new() -> io::Result<Arc<Instance>> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        Ok(Arc::new(Instance {
+            epoll,
+            slots: Mutex::new(Slots::default()),
+        }))
+    }
+
+    /// Adds a runtime's eventfd, edge-triggered: [`Instance::turn`] returns when it is written.
+    pub(crate) fn watch_wake_fd(&self, fd: &OwnedFd) -> io::Result<()> {
+        let flags = epoll::EventFlags::IN | epoll::EventFlags::ET;
+        epoll::add(&self.epoll, fd, epoll::EventData::new_u64(WAKE_KEY), flags)?;
+        Ok(())
+    }
+
+    /// Takes the instance's events and hands them to the sockets' waiters: waits for the first
+    /// if `block`, then takes whatever else is there without waiting. The eventfd `wake`, when
+    /// it is among the events, is read empty.
+    pub(crate) fn turn(&self, block: bool, wake: Option<&OwnedFd>) -> rustix::io::Result<()> {
+        let mut buf = [const { MaybeUninit::<epoll::Event>::uninit() }; BATCH];
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let mut timeout = if block { None } else { Some(&zero) };
+        loop {
+            let events = match epoll::wait(&self.epoll, &mut buf[..], timeout) {
+                Ok((events, _)) => events,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e),
+            };
+            let n = events.len();
+            {
+                // Waking never runs a task in place (it queues it), so this lock is not
+                // taken again from inside.
+                let slots = lock(&self.slots);
+                for ev in events.iter() {
+                    let key = ev.data.u64();
+                    if key == WAKE_KEY {
+                        if let Some(fd) = wake {
+                            let mut count = [0u8; 8];
+                            let _ = rustix::io::read(fd, &mut count);
+                        }
+                        continue;
+                    }
+                    let (slot, gen) = ((key & 0xffff_ffff) as usize, (key >> 32) as u32);
+                    if let Some((g, Some(src))) = slots.entries.get(slot) {
+                        if *g == gen {
+                            dispatch(src, ev.flags);
+                        }
+                    }
+                }
+            }
+            if n < BATCH {
+                return Ok(());
+            }
+            timeout = Some(&zero);
+        }
+    }
+}
+
+/// Turns one epoll event of a socket into edges of its directions.
+fn dispatch(src: &Source, flags: epoll::EventFlags) {
+    let failed = flags.intersects(epoll::EventFlags::ERR | epoll::EventFlags::HUP);
+    let read_closed = failed || flags.contains(epoll::EventFlags::RDHUP);
+    if read_closed || flags.intersects(epoll::EventFlags::IN | epoll::EventFlags::PRI) {
+        src.bump(Dir::Read, read_closed);
+    }
+    if failed || flags.contains(epoll::EventFlags::OUT) {
+        src.bump(Dir::Write, failed);
+    }
+}
+
 /// The process-wide instance, created (and its driver spawned) on first use.
-fn shared() -> io::Result<&'static Arc<Shared>> {
-    static SHARED: OnceLock<Result<Arc<Shared>, String>> = OnceLock::new();
-    SHARED
+fn global() -> io::Result<&'static Arc<Instance>> {
+    static GLOBAL: OnceLock<Result<Arc<Instance>, String>> = OnceLock::new();
+    GLOBAL
         .get_or_init(|| {
-            let fd = epoll::create(epoll::CreateFlags::CLOEXEC)
-                .map_err(|e| format!("cannot create an epoll instance: {e}"))?;
-            let watch = fd
+            let instance =
+                Instance::new().map_err(|e| format!("cannot create an epoll instance: {e}"))?;
+            let watch = instance
+                .epoll
                 .try_clone()
                 .and_then(Async::new)
                 .map_err(|e| format!("cannot watch the epoll instance: {e}"))?;
-            let shared = Arc::new(Shared {
-                epoll: fd,
-                slots: Mutex::new(Slots::default()),
-            });
-            smol::spawn(drive(shared.clone(), watch)).detach();
-            Ok(shared)
+            smol::spawn(drive(instance.clone(), watch)).detach();
+            Ok(instance)
         })
         .as_ref()
         .map_err(|e| io::Error::other(e.clone()))
 }
 
-/// Waits for the epoll instance to have events, then hands them to the sockets' waiters.
-async fn drive(shared: Arc<Shared>, watch: Async<OwnedFd>) {
-    let mut ready: Vec<(Arc<Source>, epoll::EventFlags)> = Vec::with_capacity(BATCH);
+/// Waits (on async-io's reactor) for the instance to have events, then hands them out.
+async fn drive(instance: Arc<Instance>, watch: Async<OwnedFd>) {
     loop {
         if let Err(e) = watch.readable().await {
             log::error!("socket readiness: waiting for the epoll instance failed: {e}");
             return;
         }
-        loop {
-            let n = match take_events(&shared, &mut ready) {
-                Ok(n) => n,
-                Err(e) => {
-                    log::error!("socket readiness: epoll_wait failed: {e}");
-                    return;
-                }
-            };
-            for (src, flags) in ready.drain(..) {
-                let failed = flags.intersects(epoll::EventFlags::ERR | epoll::EventFlags::HUP);
-                let read_closed = failed || flags.contains(epoll::EventFlags::RDHUP);
-                if read_closed || flags.intersects(epoll::EventFlags::IN | epoll::EventFlags::PRI) {
-                    src.bump(Dir::Read, read_closed);
-                }
-                if failed || flags.contains(epoll::EventFlags::OUT) {
-                    src.bump(Dir::Write, failed);
-                }
-            }
-            if n < BATCH {
-                break;
-            }
+        if let Err(e) = instance.turn(false, None) {
+            log::error!("socket readiness: epoll_wait failed: {e}");
+            return;
         }
     }
 }
 
-/// Takes up to [`BATCH`] events without waiting; returns how many there were.
-fn take_events(
-    shared: &Shared,
-    ready: &mut Vec<(Arc<Source>, epoll::EventFlags)>,
-) -> rustix::io::Result<usize> {
-    let mut buf = [const { MaybeUninit::<epoll::Event>::uninit() }; BATCH];
-    let zero = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    let events = loop {
-        match epoll::wait(&shared.epoll, &mut buf[..], Some(&zero)) {
-            Ok((events, _)) => break events,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    let slots = lock(&shared.slots);
-    for ev in events.iter() {
-        let key = ev.data.u64();
-        let (slot, gen) = ((key & 0xffff_ffff) as usize, (key >> 32) as u32);
-        if let Some((g, Some(src))) = slots.entries.get(slot) {
-            if *g == gen {
-                ready.push((src.clone(), ev.flags));
-            }
-        }
-    }
-    Ok(events.len())
-}
-
-/// A socket registered with the shared epoll instance; deregistered on drop.
+/// A socket registered with an epoll instance; deregistered on drop.
 pub struct Registration {
     key: u64,
     source: Arc<Source>,
+    instance: Arc<Instance>,
 }
 
 impl Registration {
-    /// Registers `fd` (non-blocking) for edges in both directions.
+    /// Registers `fd` (non-blocking) for edges in both directions: with the instance of the
+    /// [`super::rt`] runtime of this thread, or the process-wide one.
     pub fn new(fd: impl AsFd) -> io::Result<Registration> {
-        let shared = shared()?;
+        let instance = match super::rt::current_instance() {
+            Some(i) => i,
+            None => global()?.clone(),
+        };
         let source = Arc::new(Source::default());
         let key = {
-            let mut slots = lock(&shared.slots);
+            let mut slots = lock(&instance.slots);
             let slot = match slots.free.pop() {
                 Some(s) => s,
                 None => {
@@ -191,8 +224,12 @@ impl Registration {
             | epoll::EventFlags::OUT
             | epoll::EventFlags::RDHUP
             | epoll::EventFlags::ET;
-        let reg = Registration { key, source };
-        epoll::add(&shared.epoll, fd, epoll::EventData::new_u64(key), flags)?;
+        epoll::add(&instance.epoll, fd, epoll::EventData::new_u64(key), flags)?;
+        let reg = Registration {
+            key,
+            source,
+            instance,
+        };
         Ok(reg)
     }
 
@@ -230,14 +267,12 @@ impl Drop for Registration {
     fn drop(&mut self) {
         // The socket's fd is closed right after this (it is not duplicated), which removes it
         // from the epoll instance; freeing the slot makes any event still queued for it stale.
-        if let Ok(shared) = shared() {
-            let mut slots = lock(&shared.slots);
-            let slot = (self.key & 0xffff_ffff) as u32;
-            if let Some(entry) = slots.entries.get_mut(slot as usize) {
-                if u64::from(entry.0) == self.key >> 32 {
-                    entry.1 = None;
-                    slots.free.push(slot);
-                }
+        let mut slots = lock(&self.instance.slots);
+        let slot = (self.key & 0xffff_ffff) as u32;
+        if let Some(entry) = slots.entries.get_mut(slot as usize) {
+            if u64::from(entry.0) == self.key >> 32 {
+                entry.1 = None;
+                slots.free.push(slot);
             }
         }
     }

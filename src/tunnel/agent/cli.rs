@@ -49,10 +49,15 @@ pub fn main(args: AgentArgs) -> i32 {
         }
     };
     let binding = crate::cli::bind(format!("0.0.0.0:{}", args.meta_port));
-    crate::cli::serve_until_signal("yurt tunnel-agent", binding, |meta, shutdown| async move {
-        run_agent(Some(meta), config, shutdown).await;
-        0
-    })
+    crate::cli::serve_until_signal(
+        "yurt tunnel-agent",
+        crate::cli::Exec::Smol,
+        binding,
+        |meta, shutdown| async move {
+            run_agent(Some(meta), config, shutdown).await;
+            0
+        },
+    )
 }
 
 fn load_config(args: &AgentArgs) -> Result<AgentConfig, String> {

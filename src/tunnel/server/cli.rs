@@ -50,6 +50,7 @@ pub fn main(args: ServerArgs) -> i32 {
     };
     crate::cli::serve_until_signal(
         "yurt tunnel-server",
+        crate::cli::Exec::Smol,
         bind(&args),
         |listeners, shutdown| async move {
             run_server(listeners, config, shutdown).await;
