@@ -10,6 +10,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod k8s;
+pub mod sync;
 pub mod tunnel;
 
 #[cfg(feature = "edge")]

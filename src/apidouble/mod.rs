@@ -51,6 +51,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::sync::lock;
 pub use errors::DoubleError;
 use path::{route, ResPath, Route};
 use store::Store;
@@ -95,10 +96,6 @@ impl Default for ApiDouble {
     fn default() -> Self {
         ApiDouble::new()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn resource_path(path: &str) -> Result<ResPath, DoubleError> {

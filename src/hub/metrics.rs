@@ -1,6 +1,7 @@
 //! Hub metrics in Prometheus text format, named as OpenYurt's (`node_yurthub_*`) where they exist
 //! so dashboards carry over.
 
+use crate::sync::lock;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -162,11 +163,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave counters inconsistent enough to matter.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Metrics {

@@ -14,6 +14,7 @@ use super::config::{HubConfig, LbMode, ServerAddr};
 use super::kubeconfig::Credential;
 use crate::net::http::{connect_timeout, Body};
 use crate::net::tls::{self, Identity, TlsError};
+use crate::sync::lock;
 
 /// Idle connections kept per server and identity.
 const MAX_IDLE: usize = 64;
@@ -73,10 +74,6 @@ pub struct Upstream {
     health: Mutex<Health>,
     idle_hub: Mutex<Vec<SendRequest<Body>>>,
     idle_anon: Mutex<Vec<SendRequest<Body>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Upstream {

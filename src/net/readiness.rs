@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
+use crate::sync::lock;
 use rustix::event::epoll;
 use smol::Async;
 
@@ -70,11 +71,6 @@ struct Slots {
 pub(crate) struct Instance {
     epoll: OwnedFd,
     slots: Mutex<Slots>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing here panics while holding a lock; a poisoned lock still holds consistent data.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Events taken from the epoll instance per `epoll_wait`.

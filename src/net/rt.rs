@@ -25,6 +25,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use async_task::{Runnable, Task};
 
 use super::readiness::Instance;
+use crate::sync::lock;
 
 /// Tasks run between two looks at the sockets, so a busy task cannot starve the others' I/O.
 const BUDGET: usize = 256;
@@ -60,11 +61,6 @@ impl Runtime {
     fn is_idle(&self) -> bool {
         lock(&self.queue).is_empty()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing panics while holding the queue's lock.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 thread_local! {

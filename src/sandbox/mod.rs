@@ -19,6 +19,7 @@ use crate::hub::config::{Heartbeat, HubConfig, LbMode, ServerAddr};
 use crate::hub::kubeconfig::{Credential, Kubeconfig};
 use crate::net::http::{full, Body};
 use crate::net::shutdown::{self, Shutdown, Trigger};
+use crate::sync::lock;
 use crate::testpki::{write_private, TestPki};
 
 /// Start a local playground on loopback: an API double seeded with a node and a few pods (the
@@ -70,10 +71,6 @@ impl Cloud {
             None => false,
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Entry point.
