@@ -96,9 +96,11 @@ impl Instance {
     }
 
     /// Takes the instance's events and hands them to the sockets' waiters: waits for the first
-    /// if `block`, then takes whatever else is there without waiting. The eventfd `wake`, when
-    /// it is among the events, is read empty.
-    pub(crate) fn turn(&self, block: bool, wake: Option<&OwnedFd>) -> rustix::io::Result<()> {
+    /// if `block`, then takes whatever else is there without waiting. With a runtime's `wake`,
+    /// its `sleeping` flag is cleared as soon as the wait returns (the wake-ups this turn hands
+    /// out are then not announced on the eventfd again), and the eventfd is read empty when it
+    /// is among the events.
+    pub(crate) fn turn(&self, block: bool, wake: Option<&WakeFd<'_>>) -> rustix::io::Result<()> {
         let mut buf = [const { MaybeUninit::<epoll::Event>::uninit() }; BATCH];
         let zero = rustix::time::Timespec {
             tv_sec: 0,
@@ -111,6 +113,9 @@ impl Instance {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e),
             };
+            if let Some(w) = wake {
+                w.sleeping.store(false, Ordering::SeqCst);
+            }
             let n = events.len();
             {
                 // Waking never runs a task in place (it queues it), so this lock is not
@@ -119,9 +124,9 @@ impl Instance {
                 for ev in events.iter() {
                     let key = ev.data.u64();
                     if key == WAKE_KEY {
-                        if let Some(fd) = wake {
+                        if let Some(w) = wake {
                             let mut count = [0u8; 8];
-                            let _ = rustix::io::read(fd, &mut count);
+                            let _ = rustix::io::read(w.fd, &mut count);
                         }
                         continue;
                     }
@@ -139,6 +144,14 @@ impl Instance {
             timeout = Some(&zero);
         }
     }
+}
+
+/// A runtime's way to be woken from other threads while it waits in [`Instance::turn`].
+pub(crate) struct WakeFd<'a> {
+    /// An eventfd registered with [`Instance::watch_wake_fd`].
+    pub fd: &'a OwnedFd,
+    /// Set by the runtime before it waits; wakers write `fd` only while it is set.
+    pub sleeping: &'a AtomicBool,
 }
 
 /// Turns one epoll event of a socket into edges of its directions.
