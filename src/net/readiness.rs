@@ -117,9 +117,11 @@ impl Instance {
                 w.sleeping.store(false, Ordering::SeqCst);
             }
             let n = events.len();
+            // Sources are taken under the lock and woken after it: a waker dropped by waking
+            // may drop the last reference to a stream, whose deregistration takes the lock.
+            let mut ready = [const { None::<(Arc<Source>, epoll::EventFlags)> }; BATCH];
+            let mut taken = 0;
             {
-                // Waking never runs a task in place (it queues it), so this lock is not
-                // taken again from inside.
                 let slots = lock(&self.slots);
                 for ev in events.iter() {
                     let key = ev.data.u64();
@@ -133,10 +135,14 @@ impl Instance {
                     let (slot, gen) = ((key & 0xffff_ffff) as usize, (key >> 32) as u32);
                     if let Some((g, Some(src))) = slots.entries.get(slot) {
                         if *g == gen {
-                            dispatch(src, ev.flags);
+                            ready[taken] = Some((src.clone(), ev.flags));
+                            taken += 1;
                         }
                     }
                 }
+            }
+            for (src, flags) in ready[..taken].iter_mut().filter_map(Option::take) {
+                dispatch(&src, flags);
             }
             if n < BATCH {
                 return Ok(());
@@ -214,6 +220,11 @@ impl Registration {
             Some(i) => i,
             None => global()?.clone(),
         };
+        Registration::with(instance, fd)
+    }
+
+    /// Registers `fd` with `instance`.
+    fn with(instance: Arc<Instance>, fd: impl AsFd) -> io::Result<Registration> {
         let source = Arc::new(Source::default());
         let key = {
             let mut slots = lock(&instance.slots);
@@ -284,5 +295,52 @@ impl Drop for Registration {
                 slots.free.push(slot);
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed setup step in a test should panic where it happens
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    /// A waker that owns a registration: dropping the waker deregisters that socket.
+    struct OwnsRegistration(#[allow(dead_code)] Registration);
+
+    impl Wake for OwnsRegistration {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// Waking a socket's waiter may drop the last reference to another socket of the same
+    /// instance, whose deregistration takes the slots' lock: the turn must not hold it then.
+    #[test]
+    fn a_waker_that_deregisters_a_socket_when_dropped_does_not_deadlock() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let instance = Instance::new().unwrap();
+            let (a, mut a_peer) = UnixStream::pair().unwrap();
+            let (b, _b_peer) = UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            b.set_nonblocking(true).unwrap();
+            let reg_a = Registration::with(instance.clone(), &a).unwrap();
+            let reg_b = Registration::with(instance.clone(), &b).unwrap();
+            // Take the edges of the registrations themselves first.
+            instance.turn(false, None).unwrap();
+            let waker = Waker::from(Arc::new(OwnsRegistration(reg_b)));
+            let seen = reg_a.tick(Dir::Read);
+            let pending = reg_a.poll_edge(Dir::Read, seen, &mut Context::from_waker(&waker));
+            assert!(pending.is_pending(), "no data was sent yet");
+            // The only reference to `reg_b` is now the waker stored for `a`.
+            drop(waker);
+            std::io::Write::write_all(&mut a_peer, b"x").unwrap();
+            instance.turn(true, None).unwrap();
+            let _ = tx.send(reg_a.tick(Dir::Read) != seen);
+        });
+        let woke = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the turn deadlocked on the slots' lock");
+        assert!(woke, "the edge of `a` was not recorded");
     }
 }
