@@ -3,7 +3,8 @@
 # filled online by a kubelet-style LIST + WATCH, then the cloud cut (examples/cache_bench).
 # Measures offline LISTs of 1,000 and 10,000 pods, cold start to the first cached answer, bytes
 # written per watch event (/proc/<pid>/io of the hub) and the hub's RSS with 10,000 objects, for
-# two hub binaries: the release build and the edge profile build (what the images ship).
+# three hub binaries: the release build of the multicall `yurt` (`yurt hub`), the release build of
+# `yurthub` (the hub alone, for x86 nodes) and the edge profile build (what the images ship).
 # Prints the table and writes it into docs/BENCHMARKS.md (between the cache-bench markers).
 #
 #   bench/cache.sh                       # ROUNDS=3 EVENTS=10000 POD_BYTES=2048 (medians)
@@ -22,12 +23,13 @@ if [ "$fstype" = tmpfs ]; then
   exit 1
 fi
 
-cargo build --release -q --bin yurt --example cache_bench
+cargo build --release -q --bin yurt --bin yurthub --example cache_bench
 cargo build --profile edge -q --no-default-features --features edge --bin yurt
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 table=$(target/release/examples/cache_bench --yurt target/release/yurt \
-  --hub "release build=target/release/yurt" --hub "edge build=target/edge/yurt" \
+  --hub "yurt hub, release=target/release/yurt" --hub "yurthub, release=target/release/yurthub" \
+  --hub "edge build=target/edge/yurt" \
   --dir "$DIR/run" --rounds "$ROUNDS" --events "$EVENTS" --pod-bytes "$POD_BYTES")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -36,9 +38,9 @@ $(. /etc/os-release && echo "$PRETTY_NAME"), scratch directory on $fstype"
 section="$(cat <<EOF
 <!-- cache-bench: begin (written by bench/cache.sh) -->
 Run of $(date -u '+%Y-%m-%d %H:%M') UTC on $machine; load average $load_before before,
-$load_after after. Hub binaries: release build ($(du -k target/release/yurt | cut -f1) KiB) and
-edge profile build ($(du -k target/edge/yurt | cut -f1) KiB, \`--no-default-features --features edge\`),
-both x86_64 glibc.
+$load_after after. Hub binaries: release builds of \`yurt\` ($(du -k target/release/yurt | cut -f1) KiB) and
+\`yurthub\` ($(du -k target/release/yurthub | cut -f1) KiB), edge profile build of \`yurt\`
+($(du -k target/edge/yurt | cut -f1) KiB, \`--no-default-features --features edge\`), all x86_64 glibc.
 
 $table
 <!-- cache-bench: end -->

@@ -1,4 +1,5 @@
-//! `yurt hub` as a process: flags, exit codes, the `yurthub` link name, and SIGTERM draining.
+//! `yurt hub` as a process: flags, exit codes, the `yurthub` link name and binary, and SIGTERM
+//! draining.
 
 mod hubkit;
 
@@ -124,6 +125,78 @@ fn help_explains_and_link_name_dispatches() {
         .expect("run link");
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: yurt hub"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn the_yurthub_binary_is_the_hub_alone() {
+    let bin = env!("CARGO_BIN_EXE_yurthub");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin).args(args).output().expect("run yurthub");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Usage: yurt hub") && out.contains("--server-addr"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["version"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("yurthub ", env!("CARGO_PKG_VERSION")))
+    );
+    // Other subcommands are not in it: the linker keeps only what the hub reaches (their help
+    // texts are in `yurt`, not here), and `tunnel-agent` is an unknown argument of the hub.
+    let has = |exe: &str, text: &str| {
+        let grep = Command::new("grep").args(["-qaF", text, exe]).status();
+        grep.expect("run grep").success()
+    };
+    for t in [
+        "Serve the Kubernetes API double",
+        "accepts edge agents and offers kube-apiserver",
+    ] {
+        assert!(has(env!("CARGO_BIN_EXE_yurt"), t), "yurt lacks {t:?}");
+        assert!(!has(bin, t), "yurthub carries {t:?}");
+    }
+    let (code, _, err) = run(&["tunnel-agent"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.starts_with("yurt hub: "), "{err}");
+
+    // It proxies like `yurt hub`.
+    let dir = temp_dir("yurthub-bin");
+    let up = EchoUpstream::start("a");
+    let kc = dir.join("kubelet.conf");
+    let client = pki().node_client("edge-node-1").expect("cert");
+    std::fs::write(&kc, pki().kubeconfig(&up.url(), &client)).expect("kubeconfig");
+    let cache = format!("--disk-cache-path={}", dir.join("cache").display());
+    let (child, lines) = spawn_bin(
+        bin,
+        &[
+            "--node-name=edge-node-1",
+            &format!("--kubeconfig={}", kc.display()),
+            &cache,
+            "--proxy-port=0",
+            "--port=0",
+        ],
+        "proxy listening on",
+    );
+    let proxy = addr_after(&lines, "proxy listening on http://");
+    let r = request(
+        proxy,
+        "GET /echo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("/echo/x"));
+    drop(child);
+    // `yurthub cache ls` reads the cache it made.
+    let (code, out, err) = run(&["cache", "ls", &cache]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("COMPONENT"), "{out}");
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -137,14 +137,11 @@ pub fn hub_spawn(
     ports: (u16, u16),
     tag: &str,
 ) -> Res<(Proc, mpsc::Receiver<String>)> {
+    // The `yurthub` binary is the hub alone; the multicall `yurt` takes the subcommand first.
+    let sub = (yurt.file_name() != Some("yurthub".as_ref())).then_some("hub");
     let mut child = Command::new(yurt)
-        .args([
-            "hub",
-            "--node-name",
-            "bench-node",
-            "--server-addr",
-            upstream,
-        ])
+        .args(sub)
+        .args(["--node-name", "bench-node", "--server-addr", upstream])
         .args([
             "--proxy-port",
             &ports.0.to_string(),

@@ -15,12 +15,7 @@ pub fn main(args: Vec<String>) -> i32 {
     let rest = split_equals(rest);
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     match cmd.as_str() {
-        "hub" if rest.first() == Some(&"cache") => run_parsed::<crate::hub::cache::cli::CacheArgs>(
-            "yurt hub cache",
-            &rest[1..],
-            crate::hub::cache::cli::main,
-        ),
-        "hub" => run_parsed::<crate::hub::config::HubArgs>("yurt hub", &rest, crate::hub::main),
+        "hub" => hub(&rest),
         "edge" => crate::edge::main(&rest),
         "tunnel-agent" => run_parsed::<crate::tunnel::agent::cli::AgentArgs>(
             "yurt tunnel-agent",
@@ -58,6 +53,33 @@ pub fn main(args: Vec<String>) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+/// Entry of the `yurthub` binary: `yurt hub` alone. A binary that reaches no other subcommand
+/// links none of their code, so the hub maps less of it (docs/BENCHMARKS.md, hub cache RSS).
+pub fn hub_main(args: Vec<String>) -> i32 {
+    init_logging();
+    let rest = split_equals(args.get(1..).unwrap_or(&[]));
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match rest.first().copied() {
+        Some("version" | "--version") => {
+            println!("yurthub {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => hub(&rest),
+    }
+}
+
+/// `hub [flags]` or `hub cache ...`.
+fn hub(rest: &[&str]) -> i32 {
+    if rest.first() == Some(&"cache") {
+        return run_parsed::<crate::hub::cache::cli::CacheArgs>(
+            "yurt hub cache",
+            &rest[1..],
+            crate::hub::cache::cli::main,
+        );
+    }
+    run_parsed::<crate::hub::config::HubArgs>("yurt hub", rest, crate::hub::main)
 }
 
 fn usage() -> String {

@@ -208,8 +208,13 @@ impl Drop for Child {
 /// Starts `yurt <args>` and waits for a stderr line containing `ready_marker`; returns the child and
 /// the stderr lines read so far. The rest of stderr is drained in the background.
 pub fn spawn_yurt(args: &[&str], ready_marker: &str) -> (Child, Vec<String>) {
+    spawn_bin(env!("CARGO_BIN_EXE_yurt"), args, ready_marker)
+}
+
+/// [`spawn_yurt`] for another of the package's binaries (`yurthub`).
+pub fn spawn_bin(exe: &str, args: &[&str], ready_marker: &str) -> (Child, Vec<String>) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yurt"))
+    let mut child = std::process::Command::new(exe)
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
