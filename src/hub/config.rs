@@ -66,7 +66,8 @@ pub struct HubArgs {
     /// size limit of cached object bytes (default 256 MiB)
     #[argh(option)]
     pub cache_max_bytes: Option<u64>,
-    /// fjall block cache in MiB (default 1; board configs: block_cache_mib)
+    /// fjall block cache in MiB (default 0: the OS page cache serves; board configs:
+    /// block_cache_mib)
     #[argh(option)]
     pub cache_block_cache_mib: Option<u64>,
     /// fjall memtables in MiB, in total (default 1; board configs: memtable_mib)

@@ -9,8 +9,11 @@ use super::StoreError;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Block cache default: 1 MiB.
-pub const DEFAULT_BLOCK_CACHE_BYTES: u64 = MIB;
+/// Block cache default: none. The cache's files sit in the OS page cache, which fjall's block cache
+/// would copy into the hub's own memory: with 1 MiB it held 1 MiB of copies plus ~1 MiB of entry
+/// slots (sized by fjall for 10,000 entries) and answered offline LISTs no faster (10,000 pods:
+/// 24 ms p50 either way; docs/BENCHMARKS.md, hub cache). Boards with RAM to spare set one.
+pub const DEFAULT_BLOCK_CACHE_BYTES: u64 = 0;
 /// Memtables (write buffers) default: 1 MiB in total: two memtables of half that, one filling
 /// while the other flushes; a LIST waits for the flush rather than growing past it.
 pub const DEFAULT_WRITE_BUFFER_BYTES: u64 = MIB;
@@ -43,7 +46,7 @@ pub enum SyncPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// fjall block cache, bytes (default [`DEFAULT_BLOCK_CACHE_BYTES`], 1 MiB).
+    /// fjall block cache, bytes (default [`DEFAULT_BLOCK_CACHE_BYTES`], none).
     pub block_cache_bytes: u64,
     /// Memtables in total, bytes (default [`DEFAULT_WRITE_BUFFER_BYTES`], 1 MiB; at least 1 MiB).
     pub write_buffer_bytes: u64,
@@ -113,7 +116,7 @@ mod tests {
     fn defaults_are_valid_and_small() {
         let c = StoreConfig::default();
         assert!(c.validate().is_ok());
-        assert_eq!(c.block_cache_bytes, MIB);
+        assert_eq!(c.block_cache_bytes, 0);
         assert_eq!(c.worker_threads, 1);
     }
 
