@@ -47,14 +47,7 @@ pub(super) fn rewrite(msg: &[u8], edits: &Edits) -> Result<Vec<u8>, DecodeError>
 /// The payloads of every occurrence of the message field `number`, concatenated: protobuf
 /// merges repeated occurrences of a message field, and concatenation is that merge.
 pub(super) fn message_field(msg: &[u8], number: u32) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::new();
-    for f in fields(msg) {
-        let f = f?;
-        if f.number == number {
-            out.extend_from_slice(f.bytes()?);
-        }
-    }
-    Ok(out)
+    Ok(repeated(msg, number)?.concat())
 }
 
 /// The payloads of the repeated field `number`, in order.
