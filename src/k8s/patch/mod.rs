@@ -24,6 +24,10 @@ mod pb_edit;
 mod pb_node;
 mod pb_status;
 #[cfg(test)]
+mod tests_bad_input;
+#[cfg(test)]
+mod tests_fixtures;
+#[cfg(test)]
 mod tests_node;
 
 use std::fmt;
