@@ -1,9 +1,11 @@
-//! Kubernetes API knowledge with no I/O: request classification and Status bodies.
+//! Kubernetes API knowledge with no I/O: request classification, Status bodies, the stored
+//! encodings and the node PATCHes the hub applies offline.
 
 pub mod decode_error;
 pub mod json;
 pub mod list_stream;
 pub mod meta;
+pub mod patch;
 pub mod pb;
 pub mod request_info;
 pub mod status;

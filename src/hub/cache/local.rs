@@ -91,7 +91,7 @@ impl Offline {
         self.info.is_resource && self.cache.agents.includes(&self.component)
     }
 
-    fn accept(&self) -> Option<&str> {
+    pub(super) fn accept(&self) -> Option<&str> {
         self.headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -110,15 +110,17 @@ impl Offline {
             .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
     }
 
-    /// PUT echoes the object sent; PATCH answers with the cached object, unpatched (as OpenYurt
-    /// does): the cache keeps what the cloud said, and a protobuf object cannot be patched
-    /// without schemas. See docs/internals.md, "Offline writes".
+    /// PUT echoes the object sent; a node (status) PATCH answers the cached node with the patch
+    /// applied (`node_patch.rs`), other PATCHes the cached object. The cache keeps what the cloud said, so offline LISTs still
+    /// equal the last online ones. See docs/internals.md, "Offline writes".
     async fn accept_write(&self) -> Response<Body> {
         if self.info.verb == Verb::Update {
             return self.echo(200);
         }
         let view = super::view_of(&self.info, &self.component, true);
         match self.lookup(view).await {
+            Ok(Lookup::Found(o, _)) if self.info.resource == "nodes" => self.patched(o),
+            // Lease and CSINode PATCHes (kubelet PUTs them) answer the cached object as it is.
             Ok(Lookup::Found(o, _)) => self.object(o),
             Ok(_) => never_cached(&self.pool),
             Err(e) => store_failed(&e),
@@ -245,7 +247,7 @@ impl Offline {
         }
     }
 
-    fn object(&self, o: ObjectData) -> Response<Body> {
+    pub(super) fn object(&self, o: ObjectData) -> Response<Body> {
         if !accepts(self.accept(), o.encoding) {
             return not_acceptable(o.encoding);
         }
@@ -331,7 +333,7 @@ fn bytes(code: u16, ct: &'static str, body: Vec<u8>) -> Response<Body> {
         .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
 }
 
-fn status(code: u16, reason: Reason, msg: &str) -> Response<Body> {
+pub(super) fn status(code: u16, reason: Reason, msg: &str) -> Response<Body> {
     crate::hub::proxy::status_response(code, reason, msg)
 }
 

@@ -12,6 +12,7 @@ pub mod gc;
 pub mod inspect;
 pub mod local;
 pub mod metrics;
+mod node_patch;
 pub mod nonresource;
 pub mod offline_log;
 pub mod order;

@@ -23,7 +23,8 @@ pub struct ObjectData {
     pub bytes: Vec<u8>,
 }
 
-fn wire(e: Encoding) -> WireEncoding {
+/// The same encoding, as `k8s` names it.
+pub(super) fn wire(e: Encoding) -> WireEncoding {
     match e {
         Encoding::Json => WireEncoding::Json,
         Encoding::Protobuf => WireEncoding::Protobuf,

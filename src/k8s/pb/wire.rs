@@ -80,6 +80,22 @@ pub fn fields(message: &[u8]) -> Fields<'_> {
     }
 }
 
+/// [`fields`] with each field's whole encoding (key, length and payload), so a rewriter can copy
+/// the fields it does not touch byte for byte.
+pub fn fields_with_bytes(
+    message: &[u8],
+) -> impl Iterator<Item = Result<(Field<'_>, &[u8]), DecodeError>> {
+    let mut it = fields(message);
+    std::iter::from_fn(move || {
+        let start = it.pos;
+        let field = it.next()?;
+        Some(field.and_then(|f| {
+            let whole = message.get(start..it.pos).ok_or(DecodeError::Truncated)?;
+            Ok((f, whole))
+        }))
+    })
+}
+
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<Field<'a>, DecodeError>;
 
