@@ -111,8 +111,9 @@ impl Offline {
     }
 
     /// PUT echoes the object sent; a node (status) PATCH answers the cached node with the patch
-    /// applied (`node_patch.rs`), other PATCHes the cached object. The cache keeps what the cloud said, so offline LISTs still
-    /// equal the last online ones. See docs/internals.md, "Offline writes".
+    /// applied (`node_patch.rs`), other PATCHes the cached object. The cache keeps what the
+    /// cloud said, so offline LISTs still equal the last online ones. See docs/internals.md,
+    /// "Offline writes".
     async fn accept_write(&self) -> Response<Body> {
         if self.info.verb == Verb::Update {
             return self.echo(200);
