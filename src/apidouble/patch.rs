@@ -1,9 +1,11 @@
-//! PATCH bodies: JSON merge patch (RFC 7386), a strategic merge patch that merges the well-known
-//! keyed lists (conditions, containers, addresses, …), and JSON patch (RFC 6902).
+//! PATCH bodies: JSON merge patch (RFC 7386) and strategic merge patch (the hub's, in
+//! `k8s::patch`, with list strategies by field name: conditions, containers, addresses, …), and
+//! JSON patch (RFC 6902).
 
 use serde_json::{Map, Value};
 
 use super::errors::DoubleError;
+use crate::k8s::patch::{self as k8s_patch, ListRule, PatchError};
 
 /// The kind of patch, from the request's `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +29,12 @@ impl PatchKind {
     }
 }
 
-/// Lists that strategic merge patches merge element-wise, by this key.
-fn merge_key(field: &str) -> Option<&'static str> {
-    Some(match field {
-        "conditions" | "addresses" => "type",
+/// The double's list strategies, by the list's field name whatever the resource (the real
+/// apiserver reads them from each type's Go struct tags; these are the lists node agents patch).
+fn rules(path: &str) -> ListRule {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    match field {
+        "conditions" | "addresses" => ListRule::ByKey("type"),
         "containers"
         | "initContainers"
         | "ephemeralContainers"
@@ -39,67 +43,38 @@ fn merge_key(field: &str) -> Option<&'static str> {
         | "volumes"
         | "env"
         | "imagePullSecrets"
-        | "readinessGates" => "name",
-        "volumeMounts" => "mountPath",
-        "ownerReferences" => "uid",
-        _ => return None,
-    })
+        | "readinessGates" => ListRule::ByKey("name"),
+        "volumeMounts" => ListRule::ByKey("mountPath"),
+        "ownerReferences" => ListRule::ByKey("uid"),
+        "finalizers" | "podCIDRs" => ListRule::Set,
+        _ => ListRule::Replace,
+    }
 }
 
 /// Applies `patch` to `target` (the object as JSON).
 pub fn apply(target: &Value, patch: &Value, kind: PatchKind) -> Result<Value, DoubleError> {
-    match kind {
-        PatchKind::Merge => Ok(merge(target, patch, false)),
-        PatchKind::Strategic => Ok(merge(target, patch, true)),
-        PatchKind::Json => json_patch(target, patch),
+    if kind == PatchKind::Json {
+        return json_patch(target, patch);
     }
-}
-
-fn merge(target: &Value, patch: &Value, strategic: bool) -> Value {
     let Value::Object(p) = patch else {
-        return patch.clone();
+        return Err(bad(format!(
+            "a merge patch must be a JSON object, got {patch}"
+        )));
     };
     let mut out = match target {
         Value::Object(t) => t.clone(),
         _ => Map::new(),
     };
-    for (k, v) in p {
-        if strategic && k.starts_with('$') {
-            continue;
+    match kind {
+        PatchKind::Strategic => {
+            k8s_patch::strategic_merge(&mut out, p, rules).map_err(|e| match e {
+                PatchError::BadPatch(m) => bad(m),
+                other => bad(other.to_string()),
+            })?
         }
-        if v.is_null() {
-            out.remove(k);
-            continue;
-        }
-        let merged = match (out.get(k), v, strategic.then(|| merge_key(k)).flatten()) {
-            (Some(Value::Array(old)), Value::Array(new), Some(key)) => {
-                Value::Array(merge_list(old, new, key))
-            }
-            (Some(old), Value::Object(_), _) => merge(old, v, strategic),
-            (None, Value::Object(_), _) => merge(&Value::Null, v, strategic),
-            _ => v.clone(),
-        };
-        out.insert(k.clone(), merged);
+        _ => k8s_patch::merge_rfc7386(&mut out, p),
     }
-    Value::Object(out)
-}
-
-fn merge_list(old: &[Value], new: &[Value], key: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = old.to_vec();
-    for item in new {
-        let id = item.get(key);
-        let pos = out.iter().position(|o| id.is_some() && o.get(key) == id);
-        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
-        match (pos, delete) {
-            (Some(i), true) => {
-                out.remove(i);
-            }
-            (Some(i), false) => out[i] = merge(&out[i], item, true),
-            (None, false) => out.push(merge(&Value::Null, item, true)),
-            (None, true) => {}
-        }
-    }
-    out
+    Ok(Value::Object(out))
 }
 
 fn bad(msg: impl Into<String>) -> DoubleError {
@@ -246,6 +221,37 @@ mod tests {
                 .as_array()
                 .map(Vec::len),
             Some(2)
+        );
+    }
+
+    #[test]
+    fn strategic_directives_are_applied_as_the_apiserver_applies_them() {
+        let pod = json!({"metadata": {"labels": {"a": "1", "b": "2"}, "finalizers": ["f1", "f2"]},
+            "spec": {"containers": [{"name": "c1", "image": "i1"}, {"name": "c2", "image": "i2"}]}});
+        let p = json!({"metadata": {"labels": {"$patch": "replace", "c": "3"},
+            "$deleteFromPrimitiveList/finalizers": ["f1"]},
+            "spec": {"$setElementOrder/containers": [{"name": "c2"}, {"name": "c1"}],
+            "containers": [{"name": "c1", "image": "i9"}]}});
+        let out = apply(&pod, &p, PatchKind::Strategic).expect("ok");
+        assert_eq!(out["metadata"]["labels"], json!({"c": "3"}));
+        assert_eq!(out["metadata"]["finalizers"], json!(["f2"]));
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([{"name": "c2", "image": "i2"}, {"name": "c1", "image": "i9"}])
+        );
+        for bad in [
+            json!({"$nope": 1}),
+            json!({"metadata": {"$patch": "merge"}}),
+            json!([1]),
+        ] {
+            let err = apply(&pod, &bad, PatchKind::Strategic).expect_err("refused");
+            assert_eq!(err.code(), 400, "{bad}: {err:?}");
+        }
+        assert_eq!(
+            apply(&pod, &json!("x"), PatchKind::Merge)
+                .expect_err("not an object")
+                .code(),
+            400
         );
     }
 

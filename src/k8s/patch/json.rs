@@ -19,6 +19,10 @@ pub(crate) enum ListRule {
     Set,
 }
 
+/// A resource's list strategies: the rule for the list at a dotted path (`status.conditions`;
+/// inside list elements the path goes on from the list's: `spec.containers.env`).
+pub(crate) type Rules = fn(&str) -> ListRule;
+
 /// Node's list strategies, by dotted path. `spec.taints` and `status.volumesAttached` carry no
 /// patch strategy in k8s.io/api, so patches replace them.
 pub(crate) fn node_rule(path: &str) -> ListRule {
@@ -45,7 +49,7 @@ pub(super) fn apply(
     };
     let mut node = original.clone();
     match kind {
-        PatchKind::Strategic => merge_map(&mut node, patch, "")?,
+        PatchKind::Strategic => merge_map(&mut node, patch, "", node_rule)?,
         PatchKind::Merge => merge_rfc7386(&mut node, patch),
     }
     let kept = match scope {
@@ -72,7 +76,7 @@ pub(super) fn apply(
 }
 
 /// RFC 7386: objects merge key by key, `null` deletes, anything else replaces.
-fn merge_rfc7386(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+pub(crate) fn merge_rfc7386(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
     for (k, v) in patch {
         match (v, target.get_mut(k)) {
             (Value::Null, _) => {
@@ -91,11 +95,13 @@ fn merge_rfc7386(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
     }
 }
 
-/// Strategic merge of `patch` into the map `target` at `path` (directives already checked).
+/// Strategic merge of `patch` into the map `target` at `path` (directives already checked),
+/// lists merged as `rules` says.
 pub(crate) fn merge_map(
     target: &mut Map<String, Value>,
     patch: &Map<String, Value>,
     path: &str,
+    rules: Rules,
 ) -> Result<(), PatchError> {
     match patch.get("$patch").and_then(Value::as_str) {
         Some("delete") => {
@@ -119,10 +125,10 @@ pub(crate) fn merge_map(
         let here = join(path, list);
         let original = take_list(target, list);
         let merged = match patch.get(list) {
-            Some(Value::Array(p)) => merge_list(original.clone(), p, &here)?,
+            Some(Value::Array(p)) => merge_list(original.clone(), p, &here, rules)?,
             _ => original.clone(),
         };
-        let key = match node_rule(&here) {
+        let key = match rules(&here) {
             ListRule::ByKey(key) => Some(key),
             _ => None,
         };
@@ -150,11 +156,13 @@ pub(crate) fn merge_map(
         let merged = match (target.remove(k), v) {
             (_, Value::Null) => continue,
             (Some(Value::Object(mut t)), Value::Object(p)) => {
-                merge_map(&mut t, p, &here)?;
+                merge_map(&mut t, p, &here, rules)?;
                 Value::Object(t)
             }
-            (Some(Value::Array(t)), Value::Array(p)) => Value::Array(merge_list(t, p, &here)?),
-            (_, v) => fresh(v, &here)?,
+            (Some(Value::Array(t)), Value::Array(p)) => {
+                Value::Array(merge_list(t, p, &here, rules)?)
+            }
+            (_, v) => fresh(v, &here, rules)?,
         };
         target.insert(k.clone(), merged);
     }
@@ -163,14 +171,14 @@ pub(crate) fn merge_map(
 
 /// A patch value for a key the target lacks (or holds with another type): merged into nothing,
 /// so its directives are applied rather than stored.
-fn fresh(v: &Value, path: &str) -> Result<Value, PatchError> {
+fn fresh(v: &Value, path: &str, rules: Rules) -> Result<Value, PatchError> {
     Ok(match v {
         Value::Object(p) => {
             let mut m = Map::new();
-            merge_map(&mut m, p, path)?;
+            merge_map(&mut m, p, path, rules)?;
             Value::Object(m)
         }
-        Value::Array(p) => Value::Array(merge_list(Vec::new(), p, path)?),
+        Value::Array(p) => Value::Array(merge_list(Vec::new(), p, path, rules)?),
         v => v.clone(),
     })
 }
@@ -183,8 +191,13 @@ fn take_list(target: &Map<String, Value>, key: &str) -> Vec<Value> {
 }
 
 /// Strategic merge of the list `patch` into `original` at `path`.
-fn merge_list(original: Vec<Value>, patch: &[Value], path: &str) -> Result<Vec<Value>, PatchError> {
-    match node_rule(path) {
+fn merge_list(
+    original: Vec<Value>,
+    patch: &[Value],
+    path: &str,
+    rules: Rules,
+) -> Result<Vec<Value>, PatchError> {
+    match rules(path) {
         ListRule::Replace => Ok(patch.to_vec()),
         ListRule::ByKey(key) => merge_keyed(
             original,
@@ -197,7 +210,7 @@ fn merge_list(original: Vec<Value>, patch: &[Value], path: &str) -> Result<Vec<V
                     Some(Value::Object(m)) => m,
                     _ => Map::new(),
                 };
-                merge_map(&mut m, p, path)?;
+                merge_map(&mut m, p, path, rules)?;
                 Ok(Value::Object(m))
             },
         ),
@@ -224,7 +237,7 @@ mod tests {
         let (Value::Object(mut n), Value::Object(p)) = (node, patch) else {
             panic!("objects");
         };
-        merge_map(&mut n, &p, "").expect("applies");
+        merge_map(&mut n, &p, "", node_rule).expect("applies");
         Value::Object(n)
     }
 

@@ -18,6 +18,8 @@
 //! `nodes/<n>` keeps the stored `status`; the resourceVersion is always the stored one.
 
 mod json;
+#[cfg(feature = "sandbox")]
+pub(crate) use json::{merge_rfc7386, ListRule};
 mod json_shape;
 mod lists;
 mod pb_edit;
@@ -155,6 +157,19 @@ pub fn apply_node(
         Encoding::Json => json::apply(stored, &patch, kind, scope),
         Encoding::Protobuf => pb_node::apply(stored, &patch, kind, scope),
     }
+}
+
+/// Strategic merge patch of `patch` into any JSON object `target`, lists merged as `rules` says
+/// for their dotted path (what the API double applies to every resource it serves; the hub's
+/// node patches use Node's rules through [`apply_node`]). Unknown directives are refused.
+#[cfg(feature = "sandbox")]
+pub(crate) fn strategic_merge(
+    target: &mut serde_json::Map<String, Value>,
+    patch: &serde_json::Map<String, Value>,
+    rules: json::Rules,
+) -> Result<(), PatchError> {
+    check_directives(patch, "")?;
+    json::merge_map(target, patch, "", rules)
 }
 
 /// Refuses `$` keys a strategic merge patch does not define, anywhere in `patch`.
