@@ -17,8 +17,9 @@
 //!   [`ApiDouble::set_protobuf`]`(false)` (CLI `--no-protobuf`) answers JSON to clients that also
 //!   accept it, e.g. for `kubectl describe`, which asks for protobuf.
 //! - Protobuf *request* bodies are refused with 415 (but TokenRequests, which kubelet sends in
-//!   protobuf); server-side apply too. Strategic merge patch
-//!   merges only well-known keyed lists (conditions, containers, addresses, …).
+//!   protobuf); server-side apply too. Strategic merge patch is the hub's (`k8s::patch`, every
+//!   directive), with list strategies chosen by field name (conditions, containers, addresses,
+//!   finalizers, …) rather than per type.
 //! - Deletion is immediate (no graceful phase, no finalizers, no garbage collection); namespaces are
 //!   not required to exist; there is no admission, validation beyond names, or managedFields.
 //! - Field selectors accept any dotted JSON path (the real server allows a fixed set per kind).
