@@ -116,4 +116,15 @@ fn a_writer_past_its_lag_paces_the_client_and_keeps_the_answer() {
     );
     let text = String::from_utf8_lossy(&metrics.body).to_string();
     assert!(!text.contains("abandoned_responses_total{"), "{text}");
+    // Operators see that the disk held the client back, and for how long.
+    let paced: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("node_yurthub_cache_paced_total{component=\"kubelet\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no paced counter for kubelet: {text}"));
+    assert!(paced > 0, "{text}");
+    assert!(
+        text.contains("node_yurthub_cache_paced_seconds_total{component=\"kubelet\"} "),
+        "{text}"
+    );
 }

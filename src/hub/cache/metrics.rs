@@ -1,14 +1,18 @@
-//! Cache counters: offline answers by component and resource, write failures, abandoned tees.
+//! Cache counters: offline answers by component and resource, write failures, tees that held
+//! their client for the writer or gave up on it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Default)]
 struct Tables {
     offline: BTreeMap<(String, String, u16), u64>,
     write_failures: BTreeMap<&'static str, u64>,
     abandoned: BTreeMap<String, u64>,
+    /// Frames held back for the writer, and for how long in all, by component.
+    paced: BTreeMap<String, (u64, Duration)>,
     gc: GcTables,
 }
 
@@ -50,6 +54,15 @@ impl CacheMetrics {
     /// A response not cached because the writer could not keep up.
     pub fn abandoned(&self, component: &str) {
         *self.tables().abandoned.entry(component.into()).or_default() += 1;
+    }
+
+    /// A frame of a `component`'s answer was held back `held` until the writer had room (the
+    /// disk is slower than the network).
+    pub fn paced(&self, component: &str, held: Duration) {
+        let mut t = self.tables();
+        let e = t.paced.entry(component.into()).or_default();
+        e.0 += 1;
+        e.1 += held;
     }
 
     /// GC dropped `views` whole views and `objects` objects of `component`'s `resource`.
@@ -99,6 +112,23 @@ impl CacheMetrics {
                 o,
                 "node_yurthub_cache_abandoned_responses_total{{component=\"{}\"}} {n}",
                 esc(c)
+            );
+        }
+        let _ = writeln!(o, "# HELP node_yurthub_cache_paced_total frames of answers held back until the cache writer had room (disk slower than the network)\n# TYPE node_yurthub_cache_paced_total counter");
+        for (c, (n, _)) in &t.paced {
+            let _ = writeln!(
+                o,
+                "node_yurthub_cache_paced_total{{component=\"{}\"}} {n}",
+                esc(c)
+            );
+        }
+        let _ = writeln!(o, "# HELP node_yurthub_cache_paced_seconds_total time answers were held back for the cache writer\n# TYPE node_yurthub_cache_paced_seconds_total counter");
+        for (c, (_, held)) in &t.paced {
+            let _ = writeln!(
+                o,
+                "node_yurthub_cache_paced_seconds_total{{component=\"{}\"}} {:.6}",
+                esc(c),
+                held.as_secs_f64()
             );
         }
         render_gc(&t.gc, &mut o);

@@ -6,7 +6,8 @@
 //! is never held for the cache. Past it (a LIST arriving faster than the disk takes it: 20 MiB
 //! on a LAN at 48 MB/s against a writer at ~20 MB/s on the benchmark machine) the tee holds the
 //! *next* frame until the writer made room, so the client is paced to the disk instead of the
-//! hub piling the answer up in RAM or giving up caching it; a writer that makes no room for
+//! hub piling the answer up in RAM or giving up caching it (counted, with the time held, in
+//! `node_yurthub_cache_paced_total` and `node_yurthub_cache_paced_seconds_total`); a writer that makes no room for
 //! [`TEE_MAX_STALL`] (a stalled disk) gets the rest of that answer no more (a log line and
 //! `node_yurthub_cache_abandoned_responses_total`) and the client goes on at full speed.
 
@@ -207,8 +208,9 @@ pub struct TeeBody {
     tx: Option<CopyTx>,
     metrics: Arc<CacheMetrics>,
     component: String,
-    /// A copy the writer has no room for yet; polled before the next frame.
+    /// A copy the writer has no room for yet, and since when; polled before the next frame.
     waiting: Option<Waiting>,
+    held_since: Option<Instant>,
 }
 
 impl TeeBody {
@@ -220,6 +222,7 @@ impl TeeBody {
             metrics,
             component: component.to_string(),
             waiting: None,
+            held_since: None,
         }
     }
 
@@ -232,6 +235,7 @@ impl TeeBody {
                 self.waiting = Some(Box::pin(
                     async move { tx.send_within(msg, TEE_MAX_STALL).await },
                 ));
+                self.held_since = Some(Instant::now());
             }
             Err((NotQueued::Closed, _)) => self.tx = None,
         }
@@ -257,6 +261,9 @@ impl TeeBody {
             Poll::Ready(sent) => sent,
         };
         self.waiting = None;
+        if let Some(since) = self.held_since.take() {
+            self.metrics.paced(&self.component, since.elapsed());
+        }
         if !sent {
             self.give_up();
         }
@@ -338,6 +345,14 @@ mod tests {
         std::iter::from_fn(|| rx.try_recv()).collect()
     }
 
+    /// The value of `name{component="kubelet"}` in the metrics text, if there is one.
+    fn kubelet_metric(m: &CacheMetrics, name: &str) -> Option<f64> {
+        let prefix = format!("{name}{{component=\"kubelet\"}} ");
+        m.render()
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix).and_then(|v| v.parse().ok()))
+    }
+
     #[test]
     fn a_stuck_writer_holds_the_client_no_longer_than_the_stall_budget() {
         // Nobody reads: "c" would put the writer past a budget of 2 bytes.
@@ -364,6 +379,12 @@ mod tests {
         assert!(m
             .render()
             .contains("abandoned_responses_total{component=\"kubelet\"} 1"));
+        assert_eq!(
+            kubelet_metric(&m, "node_yurthub_cache_paced_total"),
+            Some(1.0)
+        );
+        let secs = kubelet_metric(&m, "node_yurthub_cache_paced_seconds_total").expect("held");
+        assert!(secs >= TEE_MAX_STALL.as_secs_f64(), "{secs}");
     }
 
     #[test]
@@ -378,19 +399,26 @@ mod tests {
             got
         });
         let chunks = ["a", "b", "c", "d", "e", "f"];
-        let tee = TeeBody::new(body(&chunks), tx, Arc::default(), "kubelet");
+        let m = Arc::new(CacheMetrics::default());
+        let tee = TeeBody::new(body(&chunks), tx, m.clone(), "kubelet");
         let got = smol::block_on(tee.collect()).expect("body").to_bytes();
         assert_eq!(&got[..], b"abcdef");
         let msgs = reader.join().expect("reader");
         assert_eq!(msgs.len(), chunks.len() + 1, "{msgs:?}");
         assert!(matches!(msgs.last(), Some(Msg::End)), "{msgs:?}");
+        // Held at least once (the reader sleeps 5 ms a copy), never more than once per frame.
+        let paced = kubelet_metric(&m, "node_yurthub_cache_paced_total").expect("paced");
+        assert!((1.0..=chunks.len() as f64).contains(&paced), "{paced}");
+        let secs = kubelet_metric(&m, "node_yurthub_cache_paced_seconds_total").expect("held");
+        assert!(secs > 0.0 && secs < TEE_MAX_STALL.as_secs_f64(), "{secs}");
     }
 
     #[test]
     fn a_writer_within_its_lag_never_holds_the_client() {
         // Nobody reads until the body is over: 6 bytes fit a lag of 8, so nothing waits.
         let (tx, rx) = copies(8);
-        let tee = TeeBody::new(body(&["ab", "cd", "ef"]), tx, Arc::default(), "kubelet");
+        let m = Arc::new(CacheMetrics::default());
+        let tee = TeeBody::new(body(&["ab", "cd", "ef"]), tx, m.clone(), "kubelet");
         let started = Instant::now();
         let got = smol::block_on(tee.collect()).expect("body").to_bytes();
         assert_eq!(&got[..], b"abcdef");
@@ -402,6 +430,7 @@ mod tests {
         let msgs = drain(&rx);
         assert_eq!(msgs.len(), 4, "{msgs:?}");
         assert!(matches!(msgs.last(), Some(Msg::End)), "{msgs:?}");
+        assert_eq!(kubelet_metric(&m, "node_yurthub_cache_paced_total"), None);
     }
 
     #[test]
