@@ -32,11 +32,11 @@
 //! ```
 
 mod apply;
-mod codec;
+pub(crate) mod codec;
 mod config;
 mod db;
 mod error;
-mod key;
+pub(crate) mod key;
 mod list;
 mod listwriter;
 pub mod perms;
