@@ -5,8 +5,19 @@
 //! Backslash escapes (field selectors) and parentheses are respected when splitting.
 //! Anything not understood is kept as written, so two different selectors never merge.
 
-/// The canonical form of `selector` (a label or a field selector).
+/// The canonical form of `selector` (a label or a field selector). Idempotent: when rewriting
+/// would change the result again (an unclosed parenthesis sorted first swallows the
+/// terms after it: `b\f1,(` → `(,b\f1`, one malformed term whose blanks then collapse), the selector is kept exactly as written.
 pub fn normalize(selector: &str) -> String {
+    let once = normalize_once(selector);
+    if normalize_once(&once) == once {
+        once
+    } else {
+        selector.to_string()
+    }
+}
+
+fn normalize_once(selector: &str) -> String {
     let mut terms: Vec<String> = split_top(selector, ',')
         .into_iter()
         .map(|t| term(t.trim()))
@@ -108,7 +119,7 @@ fn find_top(s: &str, want: impl Fn(char) -> bool) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, normalize_once};
 
     #[test]
     fn order_space_and_duplicates_do_not_matter() {
@@ -148,11 +159,30 @@ mod tests {
     #[test]
     fn normalising_twice_changes_nothing() {
         // Found by the store_records fuzz target: `a===1` became `a==1`, then `a=1`.
-        for s in ["a===1", "a====1", "a! =1", "a= =1", "b=2, a==1", "x in (b,a)"] {
+        for s in [
+            "a===1",
+            "a====1",
+            "a! =1",
+            "a= =1",
+            "b=2, a==1",
+            "x in (b,a)",
+            "b\u{c}1,(",
+            "z,(y",
+        ] {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "{s:?}");
         }
         assert_ne!(normalize("a===1"), normalize("a==1"));
+        // Found next: sorted terms regroup inside an unclosed parenthesis, so one pass is not
+        // enough there; such a selector is kept as written.
+        let s = "b\u{c}1,(";
+        let once = normalize_once(s);
+        assert_ne!(
+            normalize_once(&once),
+            once,
+            "the case still needs the guard"
+        );
+        assert_eq!(normalize(s), s);
     }
 
     #[test]
