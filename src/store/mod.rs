@@ -41,7 +41,7 @@ mod list;
 mod listwriter;
 pub mod perms;
 mod read;
-mod selector;
+pub(crate) mod selector;
 mod sync;
 mod visible;
 mod write;
