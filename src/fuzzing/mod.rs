@@ -2,6 +2,7 @@
 //! when a decoder of untrusted input breaks its contract. Built only for tests and for the fuzz
 //! crate (feature `fuzzing`), never into a shipped binary; not an API.
 
+pub mod selector_filter;
 pub mod store_records;
 
 #[cfg(test)]

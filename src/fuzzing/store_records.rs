@@ -108,7 +108,11 @@ fn fields_round_trip(pieces: &[&[u8]], data: &[u8]) {
     assert!(key.starts_with(&gvr_prefix(&view.component, &view.gvr)));
     assert_eq!(view_of_meta_key(&meta_key(&key)).as_ref(), Some(&view));
     let normal = view.clone().normalized();
-    assert_eq!(normal.clone().normalized(), normal, "normalising is idempotent");
+    assert_eq!(
+        normal.clone().normalized(),
+        normal,
+        "normalising is idempotent"
+    );
 
     let objs = objects_prefix(&key);
     let (ns, name) = (&view.namespace, &view.name);

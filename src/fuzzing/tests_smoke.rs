@@ -30,16 +30,52 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         .map(|e| std::fs::read(e.expect("dir entry").path()).expect("seed"))
         .collect();
     out.sort();
-    assert!(out.len() >= 3, "{}: only {} seeds", dir.display(), out.len());
+    assert!(
+        out.len() >= 3,
+        "{}: only {} seeds",
+        dir.display(),
+        out.len()
+    );
     out
 }
 
 /// Bytes that steer decoders into their branches (separators, escapes, tags, boundaries).
 const TOKENS: &[&[u8]] = &[
-    b"\0", b"\x01", b"\x02", b"\xff", b"/", b"..", b",", b"=", b"==", b"!=", b"!", b" in (",
-    b" notin (", b"(", b")", b"\\", b"\\,", b"metadata.name", b"metadata.namespace", b"\n",
-    b"\xc3", b"\xe2\x98\x83", b" ", b":", b"[", b"]", b"https://", b"Z", b".", b"-", b"\"",
-    b"{", b"}", b"0", b"9",
+    b"\0",
+    b"\x01",
+    b"\x02",
+    b"\xff",
+    b"/",
+    b"..",
+    b",",
+    b"=",
+    b"==",
+    b"!=",
+    b"!",
+    b" in (",
+    b" notin (",
+    b"(",
+    b")",
+    b"\\",
+    b"\\,",
+    b"metadata.name",
+    b"metadata.namespace",
+    b"\n",
+    b"\xc3",
+    b"\xe2\x98\x83",
+    b" ",
+    b":",
+    b"[",
+    b"]",
+    b"https://",
+    b"Z",
+    b".",
+    b"-",
+    b"\"",
+    b"{",
+    b"}",
+    b"0",
+    b"9",
 ];
 
 /// One to four random edits of `input`, some splicing in part of `other`.
@@ -98,8 +134,19 @@ fn store_records() {
     use crate::store::codec::ViewMeta;
     use crate::store::ViewKey;
     let seeds = seeds("store_records");
-    let keys = seeds.iter().filter(|s| ViewKey::decode(s).is_some()).count();
+    let keys = seeds
+        .iter()
+        .filter(|s| ViewKey::decode(s).is_some())
+        .count();
     let metas = seeds.iter().filter(|s| ViewMeta::decode(s).is_ok()).count();
-    assert!(keys >= 2 && metas >= 2, "seeds: {keys} view keys, {metas} metadata");
+    assert!(
+        keys >= 2 && metas >= 2,
+        "seeds: {keys} view keys, {metas} metadata"
+    );
     run("store_records", 20_000, super::store_records::check);
+}
+
+#[test]
+fn selector_filter() {
+    run("selector_filter", 20_000, super::selector_filter::check);
 }
