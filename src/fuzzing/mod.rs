@@ -4,6 +4,7 @@
 
 pub mod selector_filter;
 pub mod store_records;
+pub mod table;
 
 #[cfg(test)]
 mod tests_smoke;

@@ -150,3 +150,14 @@ fn store_records() {
 fn selector_filter() {
     run("selector_filter", 20_000, super::selector_filter::check);
 }
+
+#[test]
+fn table() {
+    let seeds = seeds("table");
+    let tables = seeds
+        .iter()
+        .filter(|s| crate::hub::cache::table::decode(s).is_ok())
+        .count();
+    assert_eq!(tables, seeds.len(), "every seed is a Table");
+    run("table", 20_000, super::table::check);
+}
