@@ -5,6 +5,7 @@
 pub mod selector_filter;
 pub mod store_records;
 pub mod table;
+pub mod user_config;
 
 #[cfg(test)]
 mod tests_smoke;

@@ -161,3 +161,8 @@ fn table() {
     assert_eq!(tables, seeds.len(), "every seed is a Table");
     run("table", 20_000, super::table::check);
 }
+
+#[test]
+fn user_config() {
+    run("user_config", 20_000, super::user_config::check);
+}
