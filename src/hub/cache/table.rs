@@ -139,6 +139,9 @@ mod tests {
         // `[{"object":…}]` (serde reads a struct from a list) for the columns.
         let e = decode(br#"{"kind":"Table","metadata":{"resourceVersion":"1"},"columnDefinitions":{},"rows":[]}"#);
         assert!(matches!(e, Err(DecodeError::Invalid(m)) if m.contains("columnDefinitions")));
+        // What the table fuzz target then found: columns sent as a string.
+        let e = decode(br#"{"kind":"Table","metadata":{"resourceVersion":"1"},"columnDefinitions":"web-1","rows":[]}"#);
+        assert!(matches!(e, Err(DecodeError::Invalid(m)) if m.contains("columnDefinitions")));
         let row = br#"{"kind":"Table","metadata":{"resourceVersion":"1"},"columnDefinitions":[],"rows":[[{"kind":"X","metadata":{"name":"a","resourceVersion":"1"}}]]}"#;
         assert!(matches!(decode(row), Err(DecodeError::Invalid(m)) if m.contains("row")));
     }
