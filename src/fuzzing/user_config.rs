@@ -8,6 +8,7 @@ use std::path::Path;
 
 use base64::Engine;
 
+use crate::hub::cache::config::parse_store_config;
 use crate::hub::config::parse_servers;
 use crate::hub::kubeconfig::{Credential, Kubeconfig};
 use crate::k8s::time::{parse_rfc3339, rfc3339};
@@ -86,7 +87,7 @@ fn allowlist(list: &str) {
 
 fn cache_config(json: &[u8]) {
     // What `--cache-config FILE` does with the file (`CacheConfig::resolve`).
-    let c = match serde_json::from_slice::<StoreConfig>(json) {
+    let c = match parse_store_config(json) {
         Ok(c) => c,
         Err(e) => return one_line(&e),
     };

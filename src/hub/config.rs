@@ -164,6 +164,19 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// `s` with control characters (line breaks above all) escaped, for a one-line message.
+pub(crate) fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn invalid(s: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(s.into())
 }
