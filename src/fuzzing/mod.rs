@@ -3,6 +3,7 @@
 //! crate (feature `fuzzing`), never into a shipped binary; not an API.
 
 pub mod selector_filter;
+pub mod selector_reference;
 pub mod store_records;
 pub mod table;
 pub mod user_config;
