@@ -27,6 +27,10 @@ pub mod store;
 #[cfg(feature = "cloud")]
 pub mod yurtctl;
 
+#[cfg(all(feature = "edge", any(test, feature = "fuzzing")))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(feature = "sandbox")]
 pub mod apidouble;
 #[cfg(feature = "sandbox")]

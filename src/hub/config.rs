@@ -164,6 +164,19 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// `s` with control characters (line breaks above all) escaped, for a one-line message.
+pub(crate) fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn invalid(s: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(s.into())
 }
@@ -300,23 +313,20 @@ pub fn parse_servers(list: &str) -> Result<Vec<ServerAddr>, ConfigError> {
     Ok(out)
 }
 
+/// `host[:port]` (port 443 by default), checked like a tunnel target: a name or address of
+/// `[A-Za-z0-9.-_]`, an IPv6 address in brackets, a port of digits from 1 to 65535.
 fn split_host_port(s: &str) -> Option<(String, u16)> {
-    if let Some(v6) = s.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None if after.is_empty() => 443,
-            None => return None,
-        };
-        return Some((host.to_string(), port));
-    }
-    match s.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => {
-            Some((h.to_string(), p.parse().ok()?)).filter(|(h, _)| !h.is_empty())
-        }
-        Some(_) => None,
-        None => Some((s.to_string(), 443)),
-    }
+    let has_port = match s.strip_prefix('[') {
+        Some(v6) => !v6.ends_with(']'),
+        None => s.contains(':'),
+    };
+    let target = if has_port {
+        s.to_string()
+    } else {
+        format!("{s}:443")
+    };
+    let r = crate::tunnel::connect::parse_authority(&target).ok()?;
+    Some((r.host, r.port))
 }
 
 #[cfg(test)]
@@ -338,6 +348,14 @@ mod tests {
             "",
             "https://:1",
             "https://u@a",
+            // Each was accepted before (seen writing the user_config fuzz target).
+            "https://[]",
+            "https://[not-v6]:443",
+            "https://a:+5",
+            "https://a:0",
+            "https://a b:1",
+            "https://a?x=1",
+            "https://a#f",
         ] {
             let e = parse_servers(bad).expect_err(bad).to_string();
             assert!(e.starts_with("--server-addr"), "{bad}: {e}");

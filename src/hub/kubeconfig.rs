@@ -19,17 +19,19 @@ pub enum KubeconfigError {
 }
 
 impl std::fmt::Display for KubeconfigError {
+    /// One line: control characters in paths the file names (`"a\nb"`) come out escaped.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KubeconfigError::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
+        let m = match self {
+            KubeconfigError::Read(p, e) => format!("cannot read {}: {e}", p.display()),
             KubeconfigError::Yaml(p, e) => {
-                write!(f, "{} is not a valid kubeconfig: {e}", p.display())
+                format!("{} is not a valid kubeconfig: {e}", p.display())
             }
-            KubeconfigError::Missing(p, what) => write!(f, "{}: {what}", p.display()),
+            KubeconfigError::Missing(p, what) => format!("{}: {what}", p.display()),
             KubeconfigError::Base64(p, field) => {
-                write!(f, "{}: {field} is not valid base64", p.display())
+                format!("{}: {field} is not valid base64", p.display())
             }
-        }
+        };
+        f.write_str(&super::config::one_line(&m))
     }
 }
 
@@ -308,6 +310,13 @@ mod tests {
             e.contains("certificate-authority-data is not valid base64"),
             "{e}"
         );
+        // Found by the user_config fuzz target: a file name with a line break (a YAML block
+        // scalar) gave a two-line error.
+        let nl = KUBELET_CONF.replace("pki/kubelet-client-current.pem", "\"a\\nb\"");
+        let e = Kubeconfig::parse(&nl, Path::new("/x/kc"))
+            .expect_err("error")
+            .to_string();
+        assert!(e.starts_with("cannot read /x/a\\nb: "), "{e}");
         let ctx = KUBELET_CONF.replace("current-context: default-context", "current-context: nope");
         let e = Kubeconfig::parse(&ctx, Path::new("/x/kc"))
             .expect_err("error")

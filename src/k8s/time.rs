@@ -37,20 +37,48 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
-/// Seconds since the epoch of an RFC 3339 UTC time (`Z` suffix, optional fraction); `None` if not one.
+/// Seconds since the epoch of an RFC 3339 UTC time (`Z` suffix, optional `.` fraction of at
+/// least one digit); `None` if not one, or if a field is out of range (`02-30`, `24:00:00`).
 pub fn parse_rfc3339(t: &str) -> Option<i64> {
+    const LAYOUT: &[u8; 19] = b"0000-00-00T00:00:00";
     let b = t.as_bytes();
-    if b.len() < 20 || !t.ends_with('Z') {
+    let (head, rest) = b.split_at_checked(LAYOUT.len())?;
+    let frac = rest.strip_suffix(b"Z")?;
+    let layout_ok = head.iter().zip(LAYOUT).all(|(&c, &l)| match l {
+        b'0' => c.is_ascii_digit(),
+        l => c == l,
+    });
+    let frac_ok = match frac.split_first() {
+        None => true,
+        Some((b'.', digits)) => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    if !layout_ok || !frac_ok {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { t.get(r)?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if seps.iter().any(|&(i, c)| b.get(i) != Some(&c)) || !(1..=12).contains(&mo) {
+    let num = |at: usize, len: usize| {
+        head[at..at + len]
+            .iter()
+            .fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'))
+    };
+    let (y, mo, d) = (num(0, 4), num(5, 2), num(8, 2));
+    let (h, mi, s) = (num(11, 2), num(14, 2), num(17, 2));
+    if !(1..=12).contains(&mo) || !(1..=days_in_month(y, mo)).contains(&d) {
+        return None;
+    }
+    if h > 23 || mi > 59 || s > 59 {
         return None;
     }
     Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 #[cfg(test)]
@@ -67,12 +95,23 @@ mod tests {
             parse_rfc3339("2025-11-25T17:18:26.123456Z"),
             Some(1_764_091_106)
         );
+        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+        assert_eq!(parse_rfc3339("2100-02-29T00:00:00Z"), None);
         for bad in [
             "",
             "2025-11-25 17:18:26Z",
             "2025-11-25T17:18:26+01:00",
             "2025-13-01T00:00:00Z",
             "x",
+            // Each was read as some other time before (seen writing the user_config fuzz target).
+            "2025-02-30T00:00:00Z",
+            "2025-11-25T24:00:00Z",
+            "2025-11-25T17:60:26Z",
+            "+025-11-25T17:18:26Z",
+            "2025-11-25T17:18:26junkZ",
+            "2025-11-25T17:18:26.Z",
+            "2025-00-25T17:18:26Z",
+            "2025-11-00T17:18:26Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

@@ -64,11 +64,11 @@ pub struct ViewKey {
 }
 
 impl ViewKey {
-    /// The same view with both selectors in canonical form: terms trimmed, sorted and
-    /// deduplicated, `==` written `=`, set values sorted (`b=2,a=1` equals `a=1, b=2`).
+    /// The same view with both selectors in canonical form: terms sorted and deduplicated, `==`
+    /// written `=`; label terms trimmed and set values sorted (`b=2,a=1` equals `a=1, b=2`).
     pub fn normalized(mut self) -> ViewKey {
         self.label_selector = selector::normalize(&self.label_selector);
-        self.field_selector = selector::normalize(&self.field_selector);
+        self.field_selector = selector::normalize_fields(&self.field_selector);
         self
     }
 

@@ -32,16 +32,16 @@
 //! ```
 
 mod apply;
-mod codec;
+pub(crate) mod codec;
 mod config;
 mod db;
 mod error;
-mod key;
+pub(crate) mod key;
 mod list;
 mod listwriter;
 pub mod perms;
 mod read;
-mod selector;
+pub(crate) mod selector;
 mod sync;
 mod visible;
 mod write;

@@ -144,7 +144,7 @@ impl CacheConfig {
             Some(f) => {
                 let text =
                     std::fs::read(f).map_err(|e| format!("--cache-config {}: {e}", f.display()))?;
-                serde_json::from_slice::<StoreConfig>(&text)
+                parse_store_config(&text)
                     .map_err(|e| format!("--cache-config {}: {e}", f.display()))?
             }
             None => StoreConfig::default(),
@@ -161,6 +161,12 @@ impl CacheConfig {
             writer_lag: super::tee::TEE_BUDGET,
         })
     }
+}
+
+/// The `--cache-config` file's JSON, not yet validated. The error is one line: serde quotes
+/// unknown field names as written, and those may hold line breaks (`"a\nb": 1`).
+pub fn parse_store_config(json: &[u8]) -> Result<StoreConfig, String> {
+    serde_json::from_slice(json).map_err(|e| crate::hub::config::one_line(&e.to_string()))
 }
 
 #[cfg(test)]
@@ -212,6 +218,14 @@ mod tests {
             small.validate().is_err(),
             "fjall needs a 64 MiB journal budget"
         );
+    }
+
+    #[test]
+    fn config_errors_are_one_line() {
+        // Found by the user_config fuzz target: the field name came back with its line break.
+        let e = parse_store_config(b"{\"s\\n{\": 1}").expect_err("unknown field");
+        assert!(e.starts_with("unknown field `s\\n{`"), "{e}");
+        assert!(!e.contains('\n'));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! extra selector terms are on labels or on `metadata.name`/`metadata.namespace`.
 
 use crate::k8s::meta::Meta;
+use crate::store::selector::split_unescaped;
 use crate::store::ViewKey;
 
 /// One term the filter checks.
@@ -43,7 +44,7 @@ fn terms(sel: &str) -> Vec<&str> {
         }
     }
     out.push(&sel[start..]);
-    out.into_iter().filter(|t| !t.is_empty()).collect()
+    out
 }
 
 /// The filter that turns `broad` into `want`, when `broad` holds a superset of it.
@@ -63,8 +64,9 @@ pub fn plan(broad: &ViewKey, want: &ViewKey) -> Option<Filter> {
         (&broad.label_selector, &want.label_selector, true),
         (&broad.field_selector, &want.field_selector, false),
     ] {
-        let have = terms(b);
-        let wanted = terms(w);
+        let split = if labels { terms } else { split_unescaped };
+        let have: Vec<&str> = split(b).into_iter().filter(|t| !t.is_empty()).collect();
+        let wanted: Vec<&str> = split(w).into_iter().filter(|t| !t.is_empty()).collect();
         if !have.iter().all(|t| wanted.contains(t)) {
             return None;
         }
@@ -76,16 +78,38 @@ pub fn plan(broad: &ViewKey, want: &ViewKey) -> Option<Filter> {
 }
 
 fn field(key: &str, labels: bool) -> Option<Field> {
-    let key = key.trim();
     match (labels, key) {
-        (true, k) if !k.is_empty() => Some(Field::Label(k.to_string())),
+        (true, k) if !k.trim().is_empty() => Some(Field::Label(k.trim().to_string())),
         (false, "metadata.name") => Some(Field::Name),
         (false, "metadata.namespace") => Some(Field::Namespace),
         _ => None,
     }
 }
 
+/// A field term `f=v` or `f!=v` (normalised: `==` is `=`), split where `fields.ParseSelector`
+/// splits it; escaped values (`\,`) are refused rather than unescaped.
+fn field_term(t: &str) -> Option<Term> {
+    let at = t.find('=')?;
+    let (f, eq) = match t[..at].strip_suffix('!') {
+        Some(f) => (f, false),
+        None => (&t[..at], true),
+    };
+    let v = &t[at + 1..];
+    if v.contains(['\\', '=', ',']) {
+        return None;
+    }
+    let f = field(f, false)?;
+    Some(if eq {
+        Term::Eq(f, v.to_string())
+    } else {
+        Term::Ne(f, v.to_string())
+    })
+}
+
 fn parse(t: &str, labels: bool) -> Option<Term> {
+    if !labels {
+        return field_term(t);
+    }
     if let Some((head, rest)) = t.split_once(" (") {
         let values = rest
             .strip_suffix(')')?

@@ -59,6 +59,10 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
     if t.kind != "Table" {
         return Err(invalid("not a Table"));
     }
+    // `encode` tells the columns item from rows by its first byte, as the store keeps no kind.
+    if !t.columns.get().starts_with('[') {
+        return Err(invalid("Table columnDefinitions is not a list"));
+    }
     let rv =
         rv_u64(&t.metadata.resource_version).ok_or(invalid("Table without a resourceVersion"))?;
     let mut items = vec![OwnedItem {
@@ -68,6 +72,9 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
         bytes: t.columns.get().as_bytes().to_vec(),
     }];
     for row in t.rows {
+        if !row.get().starts_with('{') {
+            return Err(invalid("Table row is not an object"));
+        }
         let r: RowIn<'_> =
             serde_json::from_str(row.get()).map_err(|_| invalid("Table row without an object"))?;
         let m = meta(Encoding::Json, r.object.get().as_bytes())?;
@@ -124,5 +131,18 @@ mod tests {
         let orig: serde_json::Value = serde_json::from_slice(body).expect("json");
         assert_eq!(again, orig);
         assert!(decode(br#"{"kind":"PodList","columnDefinitions":[],"rows":[]}"#).is_err());
+    }
+
+    #[test]
+    fn columns_are_a_list_and_rows_objects() {
+        // Both decoded before, then `encode` took `{}` columns for a row and a row sent as
+        // `[{"object":…}]` (serde reads a struct from a list) for the columns.
+        let e = decode(br#"{"kind":"Table","metadata":{"resourceVersion":"1"},"columnDefinitions":{},"rows":[]}"#);
+        assert!(matches!(e, Err(DecodeError::Invalid(m)) if m.contains("columnDefinitions")));
+        // What the table fuzz target then found: columns sent as a string.
+        let e = decode(br#"{"kind":"Table","metadata":{"resourceVersion":"1"},"columnDefinitions":"web-1","rows":[]}"#);
+        assert!(matches!(e, Err(DecodeError::Invalid(m)) if m.contains("columnDefinitions")));
+        let row = br#"{"kind":"Table","metadata":{"resourceVersion":"1"},"columnDefinitions":[],"rows":[[{"kind":"X","metadata":{"name":"a","resourceVersion":"1"}}]]}"#;
+        assert!(matches!(decode(row), Err(DecodeError::Invalid(m)) if m.contains("row")));
     }
 }

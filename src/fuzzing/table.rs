@@ -1,0 +1,40 @@
+//! Fuzz property: kubectl's Tables as the hub caches them (`hub::cache::table`). Any body
+//! decodes or is refused with a message; a decoded Table is its columns item first, then one
+//! item per row, and what the hub serves offline from those items (`encode`) decodes to the
+//! same items, resourceVersion and apiVersion.
+
+use crate::hub::cache::table::{decode, encode};
+
+/// Checks the property on `data`; panics on a violation.
+pub fn check(data: &[u8]) {
+    let d = match decode(data) {
+        Ok(d) => d,
+        Err(e) => return assert!(!e.to_string().is_empty()),
+    };
+    assert_eq!(d.kind, "Table");
+    let Some(columns) = d.items.first() else {
+        panic!("no columns item")
+    };
+    assert_eq!(
+        (&*columns.namespace, &*columns.name),
+        ("\0columns", "\0columns")
+    );
+    let stored: Vec<Vec<u8>> = d.items.iter().map(|i| i.bytes.clone()).collect();
+    let served = encode(&d.api_version, d.resource_version, &stored);
+    let again = match decode(&served) {
+        Ok(again) => again,
+        Err(e) => panic!(
+            "served Table does not decode: {e}: {}",
+            String::from_utf8_lossy(&served)
+        ),
+    };
+    assert_eq!(again.items, d.items);
+    assert_eq!(
+        (
+            &*again.api_version,
+            again.resource_version,
+            &*again.continue_token
+        ),
+        (&*d.api_version, d.resource_version, "")
+    );
+}
