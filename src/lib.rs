@@ -13,6 +13,9 @@ pub mod k8s;
 pub mod sync;
 pub mod tunnel;
 
+#[cfg(test)]
+mod test_rng;
+
 #[cfg(feature = "edge")]
 pub mod cli;
 #[cfg(feature = "edge")]

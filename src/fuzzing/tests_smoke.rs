@@ -2,23 +2,9 @@
 //! what `cargo fuzz` checks: the committed seeds (`fuzz/seeds/<target>/`), then mutants of them.
 
 use std::panic;
+
+use crate::test_rng::Rng;
 use std::path::Path;
-
-/// xorshift64: tiny, deterministic, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// The committed seeds of `target`; there must be some.
 fn seeds(target: &str) -> Vec<Vec<u8>> {

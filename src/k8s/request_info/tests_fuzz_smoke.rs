@@ -6,27 +6,9 @@
 use super::{component, parse, RequestError, RequestInfo};
 use std::panic;
 
+use crate::test_rng::Rng;
+
 const ROUNDS: usize = 50_000;
-
-/// xorshift64: tiny, deterministic, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len())]
-    }
-}
 
 const SEEDS: &[&str] = &[
     "/api/v1/nodes?allowWatchBookmarks=true&fieldSelector=metadata.name%3Dedge-1&resourceVersionMatch=NotOlderThan&sendInitialEvents=true&timeout=7m23s&timeoutSeconds=443&watch=true",
