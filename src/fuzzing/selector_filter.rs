@@ -23,17 +23,6 @@ pub fn check(data: &[u8]) {
     let mut line = || lines.next().unwrap_or_default().to_string();
     let (bl, bf, wl, wf, bns, wns) = (line(), line(), line(), line(), line(), line());
     let objects: Vec<Obj> = lines.filter_map(object).collect();
-    let view = |ns: &str, labels: &str, fields: &str| {
-        ViewKey {
-            component: "kube-proxy".into(),
-            gvr: Gvr::new("", "v1", "services"),
-            namespace: ns.into(),
-            label_selector: labels.into(),
-            field_selector: fields.into(),
-            ..ViewKey::default()
-        }
-        .normalized()
-    };
     let Some(filter) = plan(&view(&bns, &bl, &bf), &view(&wns, &wl, &wf)) else {
         return;
     };
@@ -56,6 +45,20 @@ pub fn check(data: &[u8]) {
 pub struct Obj {
     pub meta: Meta,
     pub fields: Vec<(String, String)>,
+}
+
+/// kube-proxy's normalised view of services in `ns` with these selectors (also the filter's unit
+/// tests' views).
+pub(crate) fn view(ns: &str, labels: &str, fields: &str) -> ViewKey {
+    ViewKey {
+        component: "kube-proxy".into(),
+        gvr: Gvr::new("", "v1", "services"),
+        namespace: ns.into(),
+        label_selector: labels.into(),
+        field_selector: fields.into(),
+        ..ViewKey::default()
+    }
+    .normalized()
 }
 
 fn object(line: &str) -> Option<Obj> {

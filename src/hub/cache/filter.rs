@@ -174,19 +174,7 @@ fn term_matches(t: &Term, m: &Meta) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Gvr;
-
-    fn view(ns: &str, labels: &str, fields: &str) -> ViewKey {
-        ViewKey {
-            component: "kube-proxy".into(),
-            gvr: Gvr::new("", "v1", "services"),
-            namespace: ns.into(),
-            label_selector: labels.into(),
-            field_selector: fields.into(),
-            ..ViewKey::default()
-        }
-        .normalized()
-    }
+    use crate::fuzzing::selector_filter::view;
 
     fn meta(ns: &str, name: &str, labels: &[(&str, &str)]) -> Meta {
         Meta {
