@@ -30,8 +30,20 @@ fn offline_lists_equal_the_last_direct_lists_in_json_and_protobuf() {
             ));
         }
     }
+    // The apiserver refuses this selector (a trailing comma), though its normalised form is the
+    // cached `tier=control-plane` view: offline, the hub must refuse it the same way.
+    let refused_selector = "/api/v1/pods?labelSelector=tier%3Dcontrol-plane%2C";
+    let online_refusal = r.get(refused_selector, "kube-proxy", JSON);
+    assert_eq!(online_refusal.status, 400);
     std::thread::sleep(Duration::from_millis(300)); // writers finish
     r.cut();
+    let offline_refusal = r.get(refused_selector, "kube-proxy", JSON);
+    assert_eq!(
+        (offline_refusal.status, status_of(&offline_refusal.body)),
+        (400, status_of(&online_refusal.body)),
+        "{}",
+        String::from_utf8_lossy(&offline_refusal.body)
+    );
     for (ua, accept, p, direct) in want {
         let off = r.get(&p, ua, accept);
         assert_eq!(
@@ -260,4 +272,12 @@ fn a_first_write_after_an_offline_restart_is_accepted() {
     let mut hub = hub;
     hub.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Status body's reason and message.
+fn status_of(body: &[u8]) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("a Status");
+    assert_eq!(v["kind"], "Status", "{v}");
+    let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    (text("reason"), text("message"))
 }

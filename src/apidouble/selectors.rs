@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::k8s::selector_syntax::{check_fields, check_labels};
+
 /// One label requirement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LabelReq {
@@ -127,6 +129,9 @@ fn parse_req(part: &str) -> Result<LabelReq, String> {
 impl LabelSelector {
     /// Parses `a=b,c!=d,e in (x,y),f notin (z),g,!h`. Errors read like kube-apiserver's.
     pub fn parse(s: &str) -> Result<LabelSelector, String> {
+        // What is a 400 is the apiserver's grammar (as the hub checks it offline); what
+        // follows reads the selectors it takes.
+        check_labels(s)?;
         if s.trim().is_empty() {
             return Ok(LabelSelector::default());
         }
@@ -230,6 +235,7 @@ fn find_unescaped(s: &str, op: &str) -> Option<usize> {
 impl FieldSelector {
     /// Parses `metadata.name=x,spec.nodeName!=y` (`=`, `==`, `!=`; `\,` `\=` `\\` escapes).
     pub fn parse(s: &str) -> Result<FieldSelector, String> {
+        check_fields(s)?;
         if s.trim().is_empty() {
             return Ok(FieldSelector::default());
         }

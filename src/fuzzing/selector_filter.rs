@@ -10,10 +10,15 @@
 //! "never silently return a wrong set" (DESIGN.md). Selectors the apiserver rejects are outside
 //! the property (no view of them is ever stored), and so are label selectors with NUL bytes,
 //! which the apiserver's lexer reads as the end of the string.
+//!
+//! Second property: the offline check of a request's selectors (`k8s::selector_syntax`) refuses
+//! exactly the label selectors the reference refuses (NUL-free), and never a field selector the
+//! reference takes, so offline the hub answers 400 where the cloud would, and only there.
 
 use super::selector_reference::Sel;
 use crate::hub::cache::filter::plan;
 use crate::k8s::meta::Meta;
+use crate::k8s::selector_syntax::{check_fields, check_labels};
 use crate::store::{Gvr, ViewKey};
 
 /// Checks the property on `data`; panics on a violation.
@@ -23,6 +28,21 @@ pub fn check(data: &[u8]) {
     let mut line = || lines.next().unwrap_or_default().to_string();
     let (bl, bf, wl, wf, bns, wns) = (line(), line(), line(), line(), line(), line());
     let objects: Vec<Obj> = lines.filter_map(object).collect();
+    for (l, f) in [(&bl, &bf), (&wl, &wf)] {
+        if !l.contains('\0') {
+            assert_eq!(
+                check_labels(l).is_ok(),
+                Sel::parse("", l, "").is_some(),
+                "labelSelector {l:?}: the offline check and the reference disagree"
+            );
+        }
+        if let Err(e) = check_fields(f) {
+            assert!(
+                Sel::parse("", "", f).is_none(),
+                "fieldSelector {f:?} refused offline ({e}) but taken by the apiserver"
+            );
+        }
+    }
     let Some(filter) = plan(&view(&bns, &bl, &bf), &view(&wns, &wl, &wf)) else {
         return;
     };

@@ -257,10 +257,8 @@ impl Parser {
                             out.push(String::new());
                             break;
                         }
-                        Tok::Comma => {
-                            self.at += 1;
-                            out.push(String::new());
-                        }
+                        // Not taken: the next round reads it (as apimachinery does).
+                        Tok::Comma => out.push(String::new()),
                         _ => {}
                     }
                 }
@@ -404,6 +402,7 @@ mod tests {
         assert_eq!(set("x in (a,)"), ["a", ""]);
         assert_eq!(set("x in ()"), [""]);
         assert_eq!(set("x in (,,b)"), ["", "", "b"]);
+        assert_eq!(set("x in (a,,)"), ["a", "", ""]);
         assert_eq!(
             parse_fields(r"metadata.name!=a\,b,,spec.x==1"),
             Some(vec![

@@ -8,6 +8,7 @@ pub mod meta;
 pub mod patch;
 pub mod pb;
 pub mod request_info;
+pub mod selector_syntax;
 pub mod status;
 pub mod time;
 pub mod token;

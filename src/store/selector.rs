@@ -6,6 +6,8 @@
 //! (field selectors) and parentheses (label selectors) are respected when splitting.
 //! Anything not understood is kept as written, so two different selectors never merge.
 
+use crate::k8s::selector_syntax::split_field_terms;
+
 /// The canonical form of `selector` (a label or a field selector). Idempotent: when rewriting
 /// would change the result again (an unclosed parenthesis sorted first swallows the
 /// terms after it: `b\f1,(` → `(,b\f1`, one malformed term whose blanks then collapse), the selector is kept exactly as written.
@@ -31,7 +33,7 @@ pub fn normalize_fields(selector: &str) -> String {
 }
 
 fn fields_once(selector: &str) -> String {
-    let mut terms: Vec<String> = split_unescaped(selector)
+    let mut terms: Vec<String> = split_field_terms(selector)
         .into_iter()
         .filter(|t| !t.is_empty())
         .map(|t| match t.find('=') {
@@ -44,24 +46,6 @@ fn fields_once(selector: &str) -> String {
     terms.sort();
     terms.dedup();
     terms.join(",")
-}
-
-/// Parts of a field selector between commas not escaped by `\` (parentheses mean nothing there).
-pub(crate) fn split_unescaped(s: &str) -> Vec<&str> {
-    let (mut parts, mut start, mut escaped) = (Vec::new(), 0, false);
-    for (at, c) in s.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            ',' => {
-                parts.push(&s[start..at]);
-                start = at + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts
 }
 
 fn normalize_once(selector: &str) -> String {

@@ -2,7 +2,7 @@
 //! extra selector terms are on labels or on `metadata.name`/`metadata.namespace`.
 
 use crate::k8s::meta::Meta;
-use crate::store::selector::split_unescaped;
+use crate::k8s::selector_syntax::split_field_terms;
 use crate::store::ViewKey;
 
 /// One term the filter checks.
@@ -64,7 +64,7 @@ pub fn plan(broad: &ViewKey, want: &ViewKey) -> Option<Filter> {
         (&broad.label_selector, &want.label_selector, true),
         (&broad.field_selector, &want.field_selector, false),
     ] {
-        let split = if labels { terms } else { split_unescaped };
+        let split = if labels { terms } else { split_field_terms };
         let have: Vec<&str> = split(b).into_iter().filter(|t| !t.is_empty()).collect();
         let wanted: Vec<&str> = split(w).into_iter().filter(|t| !t.is_empty()).collect();
         if !have.iter().all(|t| wanted.contains(t)) {

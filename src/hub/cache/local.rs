@@ -16,6 +16,7 @@ use super::render::{self, accepts, content_type};
 use super::{nonresource, token, Cache, Kind, Target};
 use crate::hub::upstream::Pool;
 use crate::k8s::request_info::{RequestInfo, Verb};
+use crate::k8s::selector_syntax;
 use crate::k8s::status::Reason;
 use crate::net::http::{full, Body, BoxError};
 use crate::store::{Encoding, StoreError, ViewKey};
@@ -197,6 +198,9 @@ impl Offline {
     }
 
     async fn read(&self, t: &Target) -> Response<Body> {
+        if let Err(msg) = self.selectors_taken(t.kind) {
+            return status(400, Reason::BadRequest, &msg);
+        }
         let store = self.cache.store.clone();
         let view = t.view.clone();
         let log = &self.cache.offline_log;
@@ -246,6 +250,19 @@ impl Offline {
             }
             Kind::Watch { list: false } => self.empty_watch(t).await,
         }
+    }
+
+    /// A collection request's selectors as kube-apiserver parses them: where it answers 400, so
+    /// does the hub, even when the selector's normalised form names a cached view (`a=1,`).
+    /// A GET takes no selectors, so the apiserver ignores them there.
+    fn selectors_taken(&self, kind: Kind) -> Result<(), String> {
+        if kind == Kind::Get {
+            return Ok(());
+        }
+        let labels = self.info.label_selector.as_deref().unwrap_or_default();
+        let fields = self.info.field_selector.as_deref().unwrap_or_default();
+        selector_syntax::check_labels(labels)?;
+        selector_syntax::check_fields(fields)
     }
 
     pub(super) fn object(&self, o: ObjectData) -> Response<Body> {
