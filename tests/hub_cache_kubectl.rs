@@ -1,5 +1,6 @@
 //! Real kubectl through the hub, before and after the cloud is cut: `kubectl get pods -A` prints
-//! the same table offline as it did online (and as it did directly against the API double).
+//! the same table offline as it did online (and as it did directly against the API double), and
+//! so do narrower gets never asked online (filtered from it), and a refused selector fails alike.
 
 mod hubkit;
 
@@ -20,21 +21,34 @@ impl Drop for Dir {
     }
 }
 
-fn kubectl(dir: &Dir, which: &str, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
+/// kubectl with the kubeconfig `which` of `dir`.
+fn run_kubectl(dir: &Dir, which: &str, args: &[&str]) -> std::process::Output {
+    Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(dir.0.join(which))
         .arg("--cache-dir")
         .arg(dir.0.join(format!("cache-{which}")))
         .args(args)
         .output()
-        .expect("run kubectl");
+        .expect("run kubectl")
+}
+
+/// Its stdout; it must succeed.
+fn kubectl(dir: &Dir, which: &str, args: &[&str]) -> String {
+    let out = run_kubectl(dir, which, args);
     assert!(
         out.status.success(),
         "kubectl {which} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// Its stderr; it must fail.
+fn kubectl_fails(dir: &Dir, which: &str, args: &[&str]) -> String {
+    let out = run_kubectl(dir, which, args);
+    assert!(!out.status.success(), "kubectl {which} {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -77,6 +91,27 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         "the sandbox has pods: {direct}"
     );
     assert_eq!(without_age(&online), without_age(&direct));
+    // Never asked through the hub: offline, filtered from the `-A` table it cached.
+    let narrower: [&[&str]; 2] = [
+        &["get", "pods", "-l", "app=web"],
+        &[
+            "get",
+            "pods",
+            "-n",
+            "kube-system",
+            "--field-selector",
+            "metadata.name!=nope",
+        ],
+    ];
+    let direct_narrower: Vec<String> = narrower
+        .iter()
+        .map(|args| kubectl(&dir, "direct", args))
+        .collect();
+    assert_eq!(direct_narrower[0].lines().count(), 3, "{direct_narrower:?}");
+    // A selector the apiserver refuses: refused online, and offline the same way.
+    let refused = ["get", "pods", "-l", "app=web,"];
+    let refused_online = kubectl_fails(&dir, "hub", &refused);
+    assert!(refused_online.contains("BadRequest"), "{refused_online}");
     std::thread::sleep(Duration::from_millis(300));
 
     stop.fire();
@@ -91,6 +126,11 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
     }
     let offline = kubectl(&dir, "hub", &["get", "pods", "-A"]);
     assert_eq!(without_age(&offline), without_age(&direct));
+    for (args, direct) in narrower.iter().zip(&direct_narrower) {
+        let offline = kubectl(&dir, "hub", args);
+        assert_eq!(without_age(&offline), without_age(direct), "{args:?}");
+    }
+    assert_eq!(kubectl_fails(&dir, "hub", &refused), refused_online);
     let m = hub.metrics();
     assert!(
         m.contains("node_yurthub_cache_offline_answers_total{component=\"kubectl\",resource=\"pods\",code=\"200\"}"),

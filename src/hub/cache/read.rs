@@ -4,6 +4,7 @@
 
 use super::filter::{plan, Filter};
 use super::render::{object_kind, sniff};
+use super::table::{self, TABLE_SUFFIX};
 use crate::k8s::meta::{meta, Encoding as WireEncoding};
 use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta, ViewScan};
 
@@ -55,7 +56,12 @@ impl Served {
     pub fn items(&self) -> impl Iterator<Item = Result<StoredItem, StoreError>> + Send + 'static {
         let filter = self.filter.clone();
         let enc = wire(self.meta.encoding);
+        let table = self
+            .from
+            .as_ref()
+            .is_some_and(|v| v.component.ends_with(TABLE_SUFFIX));
         self.scan.objects().filter(move |r| match (r, &filter) {
+            (Ok(i), Some(f)) if table => table::row_matches(i.bytes(), |m| f.matches(m)),
             (Ok(i), Some(f)) => meta_matches(enc, i.bytes(), |m| f.matches(m)),
             _ => true,
         })
@@ -72,9 +78,6 @@ pub fn served(store: &Store, want: &ViewKey) -> Result<Option<Served>, StoreErro
             from: None,
             filter: None,
         }));
-    }
-    if want.component.ends_with(super::table::TABLE_SUFFIX) {
-        return Ok(None); // rows carry their object under `object`, and columns are per table
     }
     for (broad, _) in store.views_for(&want.component, &want.gvr)? {
         let Some(filter) = plan(&broad, want) else {

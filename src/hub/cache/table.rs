@@ -1,14 +1,15 @@
 //! kubectl's tables (`Accept: application/json;as=Table;…`): a LIST answered as a
 //! `meta.k8s.io/v1` Table is cached as its own view (component `<name>#table`), one item per
 //! row (keyed by the row object's metadata) plus one item holding the column definitions, so
-//! `kubectl get` prints offline what it printed online.
+//! `kubectl get` prints offline what it printed online. A Table never asked for online is
+//! filtered from a broader one by its rows' object metadata (`-l app=web` from `-A`).
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::decode::{Decoded, OwnedItem};
 use crate::k8s::decode_error::DecodeError;
-use crate::k8s::meta::{meta, rv_u64, Encoding};
+use crate::k8s::meta::{meta, rv_u64, Encoding, Meta};
 
 /// Suffix of the component of table views.
 pub const TABLE_SUFFIX: &str = "#table";
@@ -95,6 +96,18 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
     })
 }
 
+/// Whether a stored Table item stays in a Table filtered by `keep` (of its row object's
+/// metadata): the columns item always does; a row whose object cannot be read does not.
+pub fn row_matches(item: &[u8], keep: impl Fn(&Meta) -> bool) -> bool {
+    if item.first() == Some(&b'[') {
+        return true;
+    }
+    serde_json::from_slice::<RowIn<'_>>(item)
+        .ok()
+        .and_then(|r| meta(Encoding::Json, r.object.get().as_bytes()).ok())
+        .is_some_and(|m| keep(&m))
+}
+
 /// The Table body from stored items (columns item first, as stored).
 pub fn encode(api_version: &str, rv: u64, items: &[Vec<u8>]) -> Vec<u8> {
     let (columns, rows): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
@@ -131,6 +144,17 @@ mod tests {
         let orig: serde_json::Value = serde_json::from_slice(body).expect("json");
         assert_eq!(again, orig);
         assert!(decode(br#"{"kind":"PodList","columnDefinitions":[],"rows":[]}"#).is_err());
+    }
+
+    #[test]
+    fn rows_are_filtered_by_their_object_and_columns_always_stay() {
+        let body = br#"{"kind":"Table","metadata":{"resourceVersion":"9"},"columnDefinitions":[{"name":"Name"}],"rows":[{"cells":["a"],"object":{"metadata":{"name":"a","namespace":"d","resourceVersion":"3","labels":{"app":"web"}}}},{"cells":["b"],"object":{"metadata":{"name":"b","namespace":"d","resourceVersion":"4"}}}]}"#;
+        let d = decode(body).expect("table");
+        let web = |m: &Meta| m.labels.iter().any(|(k, v)| k == "app" && v == "web");
+        let kept: Vec<bool> = d.items.iter().map(|i| row_matches(&i.bytes, web)).collect();
+        assert_eq!(kept, [true, true, false]);
+        assert!(!row_matches(br#"{"cells":[]}"#, |_| true));
+        assert!(!row_matches(b"{garbage", |_| true));
     }
 
     #[test]
