@@ -252,7 +252,10 @@ async fn control(cloud: &Cloud, method: &Method, path: &str) -> Response<Body> {
 async fn switch(cloud: &Cloud, cmd: &str) -> String {
     let msg = match cmd {
         "cut" if cloud.cut() => {
-            "cloud link cut: the hub now answers from its cache, as the cloud last did".to_string()
+            "cloud link cut: the hub now answers from its cache, as the cloud last did (what \
+             was asked through it before the cut, or narrower; anything else is a 503 that says \
+             it was never cached)"
+                .to_string()
         }
         "cut" => "cloud link already cut".to_string(),
         "restore" => match cloud.restore().await {
