@@ -1,9 +1,10 @@
 //! Fuzz property: kubectl's Tables as the hub caches them (`hub::cache::table`). Any body
 //! decodes or is refused with a message; a decoded Table is its columns item first, then one
 //! item per row, and what the hub serves offline from those items (`encode`) decodes to the
-//! same items, resourceVersion and apiVersion.
+//! same items, resourceVersion and apiVersion; filtered offline, each row is judged by the
+//! metadata it was stored under and the columns item always stays.
 
-use crate::hub::cache::table::{decode, encode};
+use crate::hub::cache::table::{decode, encode, row_matches};
 
 /// Checks the property on `data`; panics on a violation.
 pub fn check(data: &[u8]) {
@@ -29,6 +30,25 @@ pub fn check(data: &[u8]) {
         ),
     };
     assert_eq!(again.items, d.items);
+    // Filtered offline (a narrower Table never asked online), every row is judged by the
+    // object it was keyed by, and the columns item always stays.
+    for item in &d.items {
+        let seen = std::cell::RefCell::new(None);
+        let kept = row_matches(&item.bytes, |m| {
+            *seen.borrow_mut() = Some((m.namespace.clone(), m.name.clone()));
+            m.name.len() % 2 == 0
+        });
+        match seen.into_inner() {
+            None => assert!(
+                kept && std::ptr::eq(item, columns),
+                "row {item:?} not judged"
+            ),
+            Some(id) => {
+                assert_eq!(id, (item.namespace.clone(), item.name.clone()));
+                assert_eq!(kept, item.name.len() % 2 == 0);
+            }
+        }
+    }
     assert_eq!(
         (
             &*again.api_version,
