@@ -1,6 +1,7 @@
 //! Real kubectl through the hub, before and after the cloud is cut: `kubectl get pods -A` prints
 //! the same table offline as it did online (and as it did directly against the API double), and
-//! so do narrower gets never asked online (filtered from it), and a refused selector fails alike.
+//! so do narrower gets and single pods never asked online (filtered from it); a refused selector
+//! and a missing pod fail alike.
 
 mod hubkit;
 
@@ -91,8 +92,17 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         "the sandbox has pods: {direct}"
     );
     assert_eq!(without_age(&online), without_age(&direct));
-    // Never asked through the hub: offline, filtered from the `-A` table it cached.
-    let narrower: [&[&str]; 2] = [
+    // One object asked online (its own one-row table); the others never asked through the
+    // hub: offline, filtered from the `-A` table it cached.
+    let one_online = ["get", "pod", "worker-0"];
+    assert_eq!(
+        without_age(&kubectl(&dir, "hub", &one_online)),
+        without_age(&kubectl(&dir, "direct", &one_online))
+    );
+    let narrower: [&[&str]; 5] = [
+        &["get", "pod", "web-0"],
+        &["get", "pod", "-n", "kube-system", "kube-proxy-edge-node-1"],
+        &one_online,
         &["get", "pods", "-l", "app=web"],
         &[
             "get",
@@ -107,11 +117,15 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         .iter()
         .map(|args| kubectl(&dir, "direct", args))
         .collect();
-    assert_eq!(direct_narrower[0].lines().count(), 3, "{direct_narrower:?}");
-    // A selector the apiserver refuses: refused online, and offline the same way.
+    assert_eq!(direct_narrower[3].lines().count(), 3, "{direct_narrower:?}");
+    // A selector the apiserver refuses: refused online, and offline the same way. So is a pod
+    // that does not exist (the `-A` table says so).
     let refused = ["get", "pods", "-l", "app=web,"];
     let refused_online = kubectl_fails(&dir, "hub", &refused);
     assert!(refused_online.contains("BadRequest"), "{refused_online}");
+    let missing = ["get", "pod", "nope"];
+    let missing_direct = kubectl_fails(&dir, "direct", &missing);
+    assert!(missing_direct.contains("NotFound"), "{missing_direct}");
     std::thread::sleep(Duration::from_millis(300));
 
     stop.fire();
@@ -131,6 +145,7 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         assert_eq!(without_age(&offline), without_age(direct), "{args:?}");
     }
     assert_eq!(kubectl_fails(&dir, "hub", &refused), refused_online);
+    assert_eq!(kubectl_fails(&dir, "hub", &missing), missing_direct);
     let m = hub.metrics();
     assert!(
         m.contains("node_yurthub_cache_offline_answers_total{component=\"kubectl\",resource=\"pods\",code=\"200\"}"),

@@ -2,9 +2,10 @@
 //! decodes or is refused with a message; a decoded Table is its columns item first, then one
 //! item per row, and what the hub serves offline from those items (`encode`) decodes to the
 //! same items, resourceVersion and apiVersion; filtered offline, each row is judged by the
-//! metadata it was stored under and the columns item always stays.
+//! metadata it was stored under and the columns item always stays; a one-object Table (a GET)
+//! is there exactly when a row is, with that row's resourceVersion.
 
-use crate::hub::cache::table::{decode, encode, row_matches};
+use crate::hub::cache::table::{decode, encode, offline_body, row_matches};
 
 /// Checks the property on `data`; panics on a violation.
 pub fn check(data: &[u8]) {
@@ -30,6 +31,17 @@ pub fn check(data: &[u8]) {
         ),
     };
     assert_eq!(again.items, d.items);
+    // A GET of one object as a Table: its row with its resourceVersion; none, no answer.
+    match offline_body(&d.api_version, d.resource_version, &stored, true) {
+        Some(b) => {
+            let one = decode(&b).expect("a one-object Table decodes");
+            assert_eq!(
+                Some(one.resource_version),
+                d.items.get(1).map(|r| r.resource_version)
+            );
+        }
+        None => assert_eq!(d.items.len(), 1, "rows but no one-object Table"),
+    }
     // Filtered offline (a narrower Table never asked online), every row is judged by the
     // object it was keyed by, and the columns item always stays.
     for item in &d.items {

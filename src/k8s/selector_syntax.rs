@@ -403,6 +403,18 @@ pub fn split_field_terms(s: &str) -> Vec<&str> {
     out
 }
 
+/// A field selector value with `\\`, `,` and `=` escaped (`fields.EscapeValue`).
+pub fn escape_field_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '\\' | ',' | '=') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn unescaped_value_ok(v: &str) -> Result<(), &'static str> {
     let mut chars = v.chars();
     while let Some(c) = chars.next() {

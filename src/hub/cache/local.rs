@@ -198,7 +198,7 @@ impl Offline {
     }
 
     async fn read(&self, t: &Target) -> Response<Body> {
-        if let Err(msg) = self.selectors_taken(t.kind) {
+        if let Err(msg) = self.selectors_taken() {
             return status(400, Reason::BadRequest, &msg);
         }
         let store = self.cache.store.clone();
@@ -220,12 +220,12 @@ impl Offline {
             Kind::Table => match smol::unblock(move || read::view(&store, &view)).await {
                 Ok(Some(v)) => {
                     log.served(&t.view, &v.meta, || v.items.len(), v.from.as_ref());
-                    let body = super::table::encode(
-                        &v.meta.api_version,
-                        v.meta.resource_version,
-                        &v.items,
-                    );
-                    bytes(200, "application/json", body)
+                    let (api, rv) = (&v.meta.api_version, v.meta.resource_version);
+                    let one = self.info.verb == Verb::Get;
+                    match super::table::offline_body(api, rv, &v.items, one) {
+                        Some(body) => bytes(200, "application/json", body),
+                        None => not_found(&self.info),
+                    }
                 }
                 Ok(None) => never_cached(&self.pool),
                 Err(e) => store_failed(&e),
@@ -255,8 +255,8 @@ impl Offline {
     /// A collection request's selectors as kube-apiserver parses them: where it answers 400, so
     /// does the hub, even when the selector's normalised form names a cached view (`a=1,`).
     /// A GET takes no selectors, so the apiserver ignores them there.
-    fn selectors_taken(&self, kind: Kind) -> Result<(), String> {
-        if kind == Kind::Get {
+    fn selectors_taken(&self) -> Result<(), String> {
+        if self.info.verb == Verb::Get {
             return Ok(());
         }
         let labels = self.info.label_selector.as_deref().unwrap_or_default();

@@ -109,7 +109,8 @@ impl Cache {
 }
 
 /// Pure: the view a resource GET / LIST / WATCH of a cached component reads. Answers converted
-/// on request (`as=…` in Accept) are not the objects: only LISTs as Tables are cached, apart.
+/// on request (`as=…` in Accept) are not the objects: only Tables are cached, apart (a GET as
+/// a Table is the LIST by the object's name: one row, or none).
 pub fn target(
     info: &RequestInfo,
     component: &str,
@@ -119,8 +120,13 @@ pub fn target(
     let accept = accept.unwrap_or_default();
     if accept.contains("as=") {
         let mut t = plain_target(info, component, agents)?;
-        if t.kind != Kind::List || !table::asks_table(accept) {
+        if !table::asks_table(accept) {
             return None;
+        }
+        match t.kind {
+            Kind::List => {}
+            Kind::Get => t.view = read::by_name(&t.view),
+            _ => return None,
         }
         t.kind = Kind::Table;
         t.view.component.push_str(table::TABLE_SUFFIX);
@@ -213,6 +219,19 @@ mod tests {
             (Kind::Table, "kubectl#table")
         );
         assert!(target(&w, "kubectl", table, &all).is_none());
+        let one = parse("GET", "/api/v1/namespaces/d/pods/a,b?labelSelector=x").expect("ok");
+        let t = target(&one, "kubectl", table, &all).expect("one row");
+        assert_eq!(
+            (t.kind, t.view.name.as_str(), t.view.namespace.as_str()),
+            (Kind::Table, "", "d")
+        );
+        assert_eq!(
+            (
+                t.view.label_selector.as_str(),
+                t.view.field_selector.as_str()
+            ),
+            ("", r"metadata.name=a\,b")
+        );
         assert!(target(
             &i,
             "kubectl",

@@ -6,6 +6,7 @@ use super::filter::{plan, Filter};
 use super::render::{object_kind, sniff};
 use super::table::{self, TABLE_SUFFIX};
 use crate::k8s::meta::{meta, Encoding as WireEncoding};
+use crate::k8s::selector_syntax::escape_field_value;
 use crate::store::{Encoding, Store, StoreError, StoredItem, ViewKey, ViewMeta, ViewScan};
 
 /// A view's state as served offline.
@@ -166,15 +167,21 @@ pub fn object(store: &Store, want: &ViewKey) -> Result<Lookup, StoreError> {
     Ok(Lookup::Found(data, meta.clone()))
 }
 
-/// [`Lookup::Absent`] when one of `views` is complete for the wanted object.
-fn absent(views: Vec<(ViewKey, ViewMeta)>, want: &ViewKey) -> Lookup {
-    let by_name = ViewKey {
+/// The LIST by name that a GET of one object equals: its namespace, `metadata.name=<name>`
+/// and no other selector (the apiserver ignores selectors on a GET).
+pub fn by_name(get: &ViewKey) -> ViewKey {
+    ViewKey {
         name: String::new(),
         label_selector: String::new(),
-        field_selector: format!("metadata.name={}", want.name),
-        ..want.clone()
+        field_selector: format!("metadata.name={}", escape_field_value(&get.name)),
+        ..get.clone()
     }
-    .normalized();
+    .normalized()
+}
+
+/// [`Lookup::Absent`] when one of `views` is complete for the wanted object.
+fn absent(views: Vec<(ViewKey, ViewMeta)>, want: &ViewKey) -> Lookup {
+    let by_name = by_name(want);
     views
         .into_iter()
         .find(|(v, _)| plan(v, &by_name).is_some())

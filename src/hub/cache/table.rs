@@ -99,13 +99,35 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
 /// Whether a stored Table item stays in a Table filtered by `keep` (of its row object's
 /// metadata): the columns item always does; a row whose object cannot be read does not.
 pub fn row_matches(item: &[u8], keep: impl Fn(&Meta) -> bool) -> bool {
-    if item.first() == Some(&b'[') {
-        return true;
+    item.first() == Some(&b'[') || row_meta(item).is_some_and(|m| keep(&m))
+}
+
+/// The metadata of a stored row's object (`None` for the columns item, a list, which serde
+/// would otherwise read as a row in sequence form).
+fn row_meta(item: &[u8]) -> Option<Meta> {
+    if item.first() != Some(&b'{') {
+        return None;
     }
-    serde_json::from_slice::<RowIn<'_>>(item)
-        .ok()
-        .and_then(|r| meta(Encoding::Json, r.object.get().as_bytes()).ok())
-        .is_some_and(|m| keep(&m))
+    let r: RowIn<'_> = serde_json::from_slice(item).ok()?;
+    meta(Encoding::Json, r.object.get().as_bytes()).ok()
+}
+
+/// The Table answered offline from a view's items: all of them for a LIST. For a GET of one
+/// object (its view is the LIST by its name), its row with the object's own resourceVersion,
+/// as kube-apiserver's Table of one object has it; `None` when the view has no row for it
+/// (the object did not exist).
+pub fn offline_body(
+    api_version: &str,
+    view_rv: u64,
+    items: &[Vec<u8>],
+    one: bool,
+) -> Option<Vec<u8>> {
+    if !one {
+        return Some(encode(api_version, view_rv, items));
+    }
+    let row = items.iter().find_map(|i| row_meta(i))?;
+    let rv = rv_u64(&row.resource_version).unwrap_or(view_rv);
+    Some(encode(api_version, rv, items))
 }
 
 /// The Table body from stored items (columns item first, as stored).
@@ -155,6 +177,26 @@ mod tests {
         assert_eq!(kept, [true, true, false]);
         assert!(!row_matches(br#"{"cells":[]}"#, |_| true));
         assert!(!row_matches(b"{garbage", |_| true));
+    }
+
+    #[test]
+    fn one_object_is_its_row_with_its_own_resource_version() {
+        let body = br#"{"kind":"Table","metadata":{"resourceVersion":"9"},"columnDefinitions":[{"name":"Name"}],"rows":[{"cells":["a"],"object":{"metadata":{"name":"a","namespace":"d","resourceVersion":"3"}}}]}"#;
+        let items: Vec<Vec<u8>> = decode(body)
+            .expect("table")
+            .items
+            .into_iter()
+            .map(|i| i.bytes)
+            .collect();
+        let rv = |b: Option<Vec<u8>>| {
+            decode(&b.expect("a table"))
+                .expect("decodes")
+                .resource_version
+        };
+        assert_eq!(rv(offline_body("meta.k8s.io/v1", 9, &items, false)), 9);
+        assert_eq!(rv(offline_body("meta.k8s.io/v1", 9, &items, true)), 3);
+        // Only the columns: the view says the object does not exist.
+        assert!(offline_body("meta.k8s.io/v1", 9, &items[..1], true).is_none());
     }
 
     #[test]
