@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::k8s::selector_syntax::{check_fields, check_labels};
+use crate::k8s::selector_syntax::{
+    check_fields, check_labels, split_field_term, split_field_terms,
+};
 
 /// One label requirement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,92 +128,32 @@ pub struct FieldReq {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldSelector(pub Vec<FieldReq>);
 
-/// Splits at unescaped `sep`, keeping escapes.
-fn split_unescaped(s: &str, sep: char) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut chars = s.chars();
+/// A field selector value with its escapes (`\\`, `\,`, `\=`) read; `check_fields` took it.
+fn unescape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
     while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let cur = out.last_mut().expect("never empty");
-                cur.push('\\');
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            c if c == sep => out.push(String::new()),
-            c => out.last_mut().expect("never empty").push(c),
-        }
+        out.extend(if c == '\\' { chars.next() } else { Some(c) });
     }
     out
-}
-
-fn unescape(s: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some(n @ ('\\' | ',' | '=' | '!')) => out.push(n),
-                other => {
-                    return Err(format!(
-                        "invalid field selector: invalid escape sequence \\{}",
-                        other.map(String::from).unwrap_or_default()
-                    ))
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
-/// Index of the first unescaped occurrence of `op` in `s`.
-fn find_unescaped(s: &str, op: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if b[i..].starts_with(op.as_bytes()) {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
 }
 
 impl FieldSelector {
     /// Parses `metadata.name=x,spec.nodeName!=y` (`=`, `==`, `!=`; `\,` `\=` `\\` escapes).
     pub fn parse(s: &str) -> Result<FieldSelector, String> {
+        // What is a 400 is the apiserver's (as the hub checks it offline); this only reads
+        // what it took: empty terms skipped, each split at its first operator.
         check_fields(s)?;
-        if s.trim().is_empty() {
-            return Ok(FieldSelector::default());
-        }
         let mut reqs = Vec::new();
-        for term in split_unescaped(s, ',') {
-            let found = ["!=", "==", "="]
-                .iter()
-                .filter_map(|op| find_unescaped(&term, op).map(|i| (i, *op)))
-                .min_by_key(|&(i, op)| (i, std::cmp::Reverse(op.len())));
-            let Some((i, op)) = found else {
-                return Err(format!(
-                    "invalid selector: '{s}'; can't understand '{term}'"
-                ));
-            };
-            let path = unescape(term[..i].trim())?;
-            if path.is_empty() {
-                return Err(format!("invalid selector: '{s}'; empty field name"));
+        for term in split_field_terms(s).into_iter().filter(|t| !t.is_empty()) {
+            // check_fields refuses a term without an operator.
+            if let Some((label, op, value)) = split_field_term(term) {
+                reqs.push(FieldReq {
+                    path: label.to_string(),
+                    value: unescape(value),
+                    equal: op != "!=",
+                });
             }
-            let value = unescape(&term[i + op.len()..])?;
-            reqs.push(FieldReq {
-                path,
-                value,
-                equal: op != "!=",
-            });
         }
         Ok(FieldSelector(reqs))
     }
@@ -329,7 +271,14 @@ mod tests {
             let _ = FieldSelector::parse(odd);
             let _ = LabelSelector::parse(odd);
         }
-        assert_eq!(FieldSelector::parse("\\é=x").map(|f| f.0.len()).ok(), None);
+        // The field label is as written (the apiserver does not unescape it).
+        let odd = FieldSelector::parse("\\é=x").expect("taken");
+        assert_eq!(
+            (odd.0[0].path.as_str(), odd.0[0].value.as_str()),
+            ("\\é", "x")
+        );
+        // Empty terms are skipped, as fields.ParseSelector skips them.
+        assert!(m("metadata.name=p1,,") && m(",metadata.name=p1"));
     }
 
     #[test]

@@ -364,17 +364,11 @@ pub fn check_fields(selector: &str) -> Result<(), String> {
         .into_iter()
         .filter(|t| !t.is_empty())
     {
-        let Some((at, op)) = term.char_indices().find_map(|(i, _)| {
-            ["!=", "==", "="]
-                .into_iter()
-                .find(|op| term[i..].starts_with(op))
-                .map(|op| (i, op))
-        }) else {
+        let Some((label, _, value)) = split_field_term(term) else {
             return Err(format!(
                 "invalid selector: '{selector}'; can't understand '{term}'"
             ));
         };
-        let (label, value) = (&term[..at], &term[at + op.len()..]);
         if label.is_empty() {
             return Err(format!("field label not supported: {label}"));
         }
@@ -382,6 +376,17 @@ pub fn check_fields(selector: &str) -> Result<(), String> {
             .map_err(|why| format!("invalid field selector value {value:?}: {why}"))?;
     }
     Ok(())
+}
+
+/// A field selector term split at its first operator (`!=`, `==` or `=`, escaped or not, as
+/// `fields.ParseSelector` does): label, operator, value as written.
+pub fn split_field_term(term: &str) -> Option<(&str, &'static str, &str)> {
+    term.char_indices().find_map(|(i, _)| {
+        ["!=", "==", "="]
+            .into_iter()
+            .find(|op| term[i..].starts_with(op))
+            .map(|op| (&term[..i], op, &term[i + op.len()..]))
+    })
 }
 
 /// Parts of a field selector between commas not escaped by `\` (parentheses mean nothing
