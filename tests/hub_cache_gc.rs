@@ -466,11 +466,13 @@ fn gc_at_start_drops_what_is_gone_upstream_and_leaves_what_it_could_not_check() 
         Duration::from_secs(30),
     );
     let after = hub.views();
-    let gone = |ns_name: &str, resource: &str| key("kubelet", resource, ns_name, "|");
+    // A GET's own view: the component's for protobuf, `<component>#json` for JSON.
+    let gone = |ns_name: &str, resource: &str| key("kubelet#json", resource, ns_name, "|");
+    let gone_pb = |ns_name: &str, resource: &str| key("kubelet", resource, ns_name, "|");
     for (k, why) in [
         (gone("default/s-gone", "secrets"), "404"),
         (gone("default/cm-gone", "configmaps"), "404"),
-        (gone("default/p-gone", "pods"), "404 (protobuf view)"),
+        (gone_pb("default/p-gone", "pods"), "404 (protobuf view)"),
         (gone("default/p-moved", "pods"), "new uid"),
         (key("kubelet", "widgets", "/", "|"), "API gone"),
     ] {
@@ -481,7 +483,7 @@ fn gc_at_start_drops_what_is_gone_upstream_and_leaves_what_it_could_not_check() 
         let k = gone(&format!("default/{s}"), "secrets");
         assert_eq!(after.get(&k), before.get(&k), "{s} is left as it was");
     }
-    let same = gone("default/p-same", "pods");
+    let same = gone_pb("default/p-same", "pods");
     assert_eq!(after.get(&same), before.get(&same));
     for ns in ["faulty", "norelist"] {
         let k = key("kubelet", "pods", &format!("{ns}/"), "|");

@@ -52,11 +52,16 @@ fn kubectl_fails(dir: &Dir, which: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
-    if !kubectl_present() {
-        return;
-    }
+/// The API double, a hub in front of it caching every component, and kubeconfigs `direct`
+/// (the double) and `hub` in `dir`.
+struct Setup {
+    dir: Dir,
+    hub: HubUnderTest,
+    addr: std::net::SocketAddr,
+    stop: shutdown::Trigger,
+}
+
+fn setup(tag: &str) -> Setup {
     let double = ApiDouble::sandbox("edge-node-1");
     let listener = smol::block_on(smol::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -69,7 +74,8 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         ..CacheConfig::in_dir(&cfg.cache_dir)
     };
     let hub = HubUnderTest::start_with_cache(cfg, cache);
-    let dir = Dir(std::env::temp_dir().join(format!("yurt-cache-kubectl-{}", std::process::id())));
+    let dir =
+        Dir(std::env::temp_dir().join(format!("yurt-cache-kubectl-{tag}-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).expect("mkdir");
     let admin = pki()
         .client("kubernetes-admin", Some("system:masters"))
@@ -84,9 +90,31 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         hub.proxy
     );
     std::fs::write(dir.0.join("hub"), via_hub).expect("write");
+    Setup {
+        dir,
+        hub,
+        addr,
+        stop,
+    }
+}
 
-    let direct = kubectl(&dir, "direct", &["get", "pods", "-A"]);
-    let online = kubectl(&dir, "hub", &["get", "pods", "-A"]);
+impl Setup {
+    /// Stops the API double and waits until the hub counts it as down.
+    fn cut(&self) {
+        self.stop.fire();
+        self.hub.wait_unhealthy(self.addr);
+    }
+}
+
+#[test]
+fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = setup("get");
+    let (dir, hub) = (&s.dir, &s.hub);
+    let direct = kubectl(dir, "direct", &["get", "pods", "-A"]);
+    let online = kubectl(dir, "hub", &["get", "pods", "-A"]);
     assert!(
         direct.lines().count() >= 5,
         "the sandbox has pods: {direct}"
@@ -96,8 +124,8 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
     // hub: offline, filtered from the `-A` table it cached.
     let one_online = ["get", "pod", "worker-0"];
     assert_eq!(
-        without_age(&kubectl(&dir, "hub", &one_online)),
-        without_age(&kubectl(&dir, "direct", &one_online))
+        without_age(&kubectl(dir, "hub", &one_online)),
+        without_age(&kubectl(dir, "direct", &one_online))
     );
     let narrower: [&[&str]; 5] = [
         &["get", "pod", "web-0"],
@@ -115,40 +143,117 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
     ];
     let direct_narrower: Vec<String> = narrower
         .iter()
-        .map(|args| kubectl(&dir, "direct", args))
+        .map(|args| kubectl(dir, "direct", args))
         .collect();
     assert_eq!(direct_narrower[3].lines().count(), 3, "{direct_narrower:?}");
     // A selector the apiserver refuses: refused online, and offline the same way. So is a pod
     // that does not exist (the `-A` table says so).
     let refused = ["get", "pods", "-l", "app=web,"];
-    let refused_online = kubectl_fails(&dir, "hub", &refused);
+    let refused_online = kubectl_fails(dir, "hub", &refused);
     assert!(refused_online.contains("BadRequest"), "{refused_online}");
     let missing = ["get", "pod", "nope"];
-    let missing_direct = kubectl_fails(&dir, "direct", &missing);
+    let missing_direct = kubectl_fails(dir, "direct", &missing);
     assert!(missing_direct.contains("NotFound"), "{missing_direct}");
     std::thread::sleep(Duration::from_millis(300));
 
-    stop.fire();
-    let marker = format!(
-        "node_yurthub_server_healthy_status{{server=\"https://127.0.0.1:{}\"}} 0",
-        addr.port()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !hub.metrics().contains(&marker) {
-        assert!(Instant::now() < deadline, "the hub never noticed the cut");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let offline = kubectl(&dir, "hub", &["get", "pods", "-A"]);
+    s.cut();
+    let offline = kubectl(dir, "hub", &["get", "pods", "-A"]);
     assert_eq!(without_age(&offline), without_age(&direct));
     for (args, direct) in narrower.iter().zip(&direct_narrower) {
-        let offline = kubectl(&dir, "hub", args);
+        let offline = kubectl(dir, "hub", args);
         assert_eq!(without_age(&offline), without_age(direct), "{args:?}");
     }
-    assert_eq!(kubectl_fails(&dir, "hub", &refused), refused_online);
-    assert_eq!(kubectl_fails(&dir, "hub", &missing), missing_direct);
+    assert_eq!(kubectl_fails(dir, "hub", &refused), refused_online);
+    assert_eq!(kubectl_fails(dir, "hub", &missing), missing_direct);
     let m = hub.metrics();
     assert!(
         m.contains("node_yurthub_cache_offline_answers_total{component=\"kubectl\",resource=\"pods\",code=\"200\"}"),
         "{m}"
+    );
+}
+
+/// kubectl's other everyday reads offline: a Table it paged (`--chunk-size`), one pod as YAML
+/// and `describe` (a JSON GET, then a protobuf one, of the same pod), `get -w`; the rest of a
+/// paged LIST gets the apiserver's 410 for a continue token it can no longer honour.
+#[test]
+fn kubectl_paged_tables_yaml_and_describe_offline() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = setup("paged");
+    let dir = &s.dir;
+    let all = ["get", "pods", "-A"];
+    let paged = ["get", "pods", "-A", "--chunk-size=2"];
+    let yaml = ["get", "pod", "web-0", "-o", "yaml"];
+    let describe = ["describe", "pod", "web-0"];
+    let direct_all = kubectl(dir, "direct", &all);
+    assert!(direct_all.lines().count() >= 5, "pages of 2: {direct_all}");
+    let direct_yaml = kubectl(dir, "direct", &yaml);
+    let direct_describe = kubectl(dir, "direct", &describe);
+    assert!(direct_yaml.contains("name: web-0"), "{direct_yaml}");
+
+    // Online through the hub: only the paged Table, the YAML and describe.
+    assert_eq!(
+        without_age(&kubectl(dir, "hub", &paged)),
+        without_age(&direct_all)
+    );
+    assert_eq!(kubectl(dir, "hub", &yaml), direct_yaml);
+    assert_eq!(
+        without_age(&kubectl(dir, "hub", &describe)),
+        without_age(&direct_describe)
+    );
+    let first_page = kubectl(dir, "hub", &["get", "--raw", "/api/v1/pods?limit=1"]);
+    let token = first_page
+        .split("\"continue\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("a first page of 1 has a continue token");
+    std::thread::sleep(Duration::from_millis(300));
+
+    s.cut();
+    for args in [&all[..], &paged] {
+        let offline = kubectl(dir, "hub", args);
+        assert_eq!(without_age(&offline), without_age(&direct_all), "{args:?}");
+    }
+    assert_eq!(kubectl(dir, "hub", &yaml), direct_yaml);
+    assert_eq!(
+        without_age(&kubectl(dir, "hub", &describe)),
+        without_age(&direct_describe)
+    );
+    // `get -w`: the Table from the cache, then a watch that stays open (as online) where the
+    // hub has nothing to tell, rather than an error that ends kubectl.
+    let out = dir.0.join("watch.out");
+    let mut watch = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(dir.0.join("hub"))
+        .args(["get", "pods", "-A", "-w"])
+        .stdout(std::fs::File::create(&out).expect("create"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn kubectl");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let printed = loop {
+        let printed = std::fs::read_to_string(&out).unwrap_or_default();
+        if printed.lines().count() >= direct_all.lines().count() || Instant::now() >= deadline {
+            break printed;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let still_watching = watch.try_wait().expect("try_wait").is_none();
+    let _ = watch.kill();
+    let ended = watch.wait_with_output().expect("wait");
+    assert!(
+        still_watching,
+        "kubectl get -w ended offline: {}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
+    assert_eq!(without_age(&printed), without_age(&direct_all));
+
+    let rest = format!("/api/v1/pods?limit=1&continue={token}");
+    let expired = kubectl_fails(dir, "hub", &["get", "--raw", &rest]);
+    assert!(
+        expired.contains("The provided continue parameter is too old"),
+        "{expired}"
     );
 }

@@ -125,8 +125,22 @@ impl Store {
         namespace: &str,
         name: &str,
     ) -> Result<Option<StoredItem>, StoreError> {
+        let found = self.get_where(component, gvr, namespace, name, |_| true)?;
+        Ok(found.map(|(item, _)| item))
+    }
+
+    /// [`Store::get`] from the views whose metadata `takes` (an encoding the client reads), with
+    /// the metadata of the view it came from.
+    pub fn get_where(
+        &self,
+        component: &str,
+        gvr: &Gvr,
+        namespace: &str,
+        name: &str,
+        takes: impl Fn(&ViewMeta) -> bool,
+    ) -> Result<Option<(StoredItem, ViewMeta)>, StoreError> {
         let snapshot = self.db.snapshot();
-        let mut best: Option<StoredItem> = None;
+        let mut best: Option<(StoredItem, ViewMeta)> = None;
         for guard in snapshot.prefix(&self.tree, meta_key(&gvr_prefix(component, gvr))) {
             let (key, meta) = guard.into_inner()?;
             let view = view_of_meta_key(&key).ok_or_else(|| corrupt_view(&key))?;
@@ -137,19 +151,23 @@ impl Store {
             if member.len() + GENERATION_BYTES > MAX_KEY_BYTES {
                 continue;
             }
-            let committed = ViewMeta::decode(&meta)?.generation;
+            let meta = ViewMeta::decode(&meta)?;
+            if !takes(&meta) {
+                continue;
+            }
             let versions = Grouped::new(snapshot.prefix(&self.tree, &member))
                 .next()
                 .transpose()?;
-            let Some((_, value)) = versions.as_ref().and_then(|g| g.visible(committed)) else {
+            let Some((_, value)) = versions.as_ref().and_then(|g| g.visible(meta.generation))
+            else {
                 continue;
             };
             let found = item(namespace.into(), name.into(), value.clone())?;
             if best
                 .as_ref()
-                .is_none_or(|b| found.resource_version > b.resource_version)
+                .is_none_or(|(b, _)| found.resource_version > b.resource_version)
             {
-                best = Some(found);
+                best = Some((found, meta));
             }
         }
         Ok(best)

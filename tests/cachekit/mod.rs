@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::hubkit::{hub_config_for, node_cert, pki, request, HubUnderTest, RawResponse};
 use crate::support;
@@ -85,15 +85,7 @@ impl Rig {
         if let Some(t) = self.stop.take() {
             t.fire();
         }
-        let marker = format!(
-            "node_yurthub_server_healthy_status{{server=\"https://127.0.0.1:{}\"}} 0",
-            self.addr.port()
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.hub.metrics().contains(&marker) {
-            assert!(Instant::now() < deadline, "the hub never noticed the cut");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.hub.wait_unhealthy(self.addr);
     }
 }
 

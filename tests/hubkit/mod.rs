@@ -376,6 +376,22 @@ impl HubUnderTest {
         );
         String::from_utf8_lossy(&r.body).into_owned()
     }
+
+    /// Waits (up to 10 s) until the hub counts the upstream at `upstream` as down.
+    pub fn wait_unhealthy(&self, upstream: SocketAddr) {
+        let marker = format!(
+            "node_yurthub_server_healthy_status{{server=\"https://127.0.0.1:{}\"}} 0",
+            upstream.port()
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.metrics().contains(&marker) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the hub never noticed the cut"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for HubUnderTest {

@@ -80,6 +80,14 @@ impl Offline {
             {
                 self.nonresource().await?
             }
+            // `kubectl get -w` watches as a Table: nothing is cached of it, and offline there is
+            // nothing to tell; it stays open like any other watch.
+            (None, Verb::Watch)
+                if self.cached_component()
+                    && self.accept().is_some_and(super::table::asks_table) =>
+            {
+                self.stream(Encoding::Json, smol::stream::empty())
+            }
             _ => return None,
         };
         self.cache
@@ -151,7 +159,8 @@ impl Offline {
 
     async fn lookup(&self, view: ViewKey) -> Result<Lookup, StoreError> {
         let store = self.cache.store.clone();
-        smol::unblock(move || read::object(&store, &view)).await
+        let accept = self.accept().map(str::to_string);
+        smol::unblock(move || read::object(&store, &view, accept.as_deref())).await
     }
 
     /// A ServiceAccount token: the last one issued while valid, else a fake (see `token.rs`).
@@ -200,6 +209,16 @@ impl Offline {
     async fn read(&self, t: &Target) -> Response<Body> {
         if let Err(msg) = self.selectors_taken() {
             return status(400, Reason::BadRequest, &msg);
+        }
+        let paged = self
+            .info
+            .continue_token
+            .as_deref()
+            .is_some_and(|c| !c.is_empty());
+        if paged && self.info.verb == Verb::List {
+            // The rest of a paged LIST: the upstream's snapshot is gone. The apiserver's answer
+            // for a compacted one, on which client-go's pager relists in full (served here).
+            return status(410, Reason::Expired, CONTINUE_EXPIRED);
         }
         let store = self.cache.store.clone();
         let view = t.view.clone();
@@ -342,6 +361,9 @@ impl Offline {
             .unwrap_or_else(|_| status(500, Reason::InternalError, "bad response"))
     }
 }
+
+/// kube-apiserver's message for a `continue` it can no longer honour (and gives no new token for).
+const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.";
 
 fn bytes(code: u16, ct: &'static str, body: Vec<u8>) -> Response<Body> {
     Response::builder()

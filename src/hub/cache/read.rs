@@ -3,7 +3,7 @@
 //! component's views.
 
 use super::filter::{plan, Filter};
-use super::render::{object_kind, sniff};
+use super::render::{accepts, object_kind, preferred};
 use super::table::{self, TABLE_SUFFIX};
 use crate::k8s::meta::{meta, Encoding as WireEncoding};
 use crate::k8s::selector_syntax::escape_field_value;
@@ -134,37 +134,84 @@ pub enum Lookup {
     Unknown,
 }
 
-/// One object of the component: its GET's own view first, else any view holding it.
-pub fn object(store: &Store, want: &ViewKey) -> Result<Lookup, StoreError> {
-    if let Some((meta, items)) = store.list(want)? {
-        if let Some(i) = items.into_iter().find(|i| i.name == want.name) {
-            let data = ObjectData {
-                encoding: meta.encoding,
-                api_version: meta.api_version.clone(),
-                kind: object_kind(&meta).to_string(),
-                bytes: i.bytes().to_vec(),
-            };
-            return Ok(Lookup::Found(data, meta));
+/// Component suffix of a GET's own view when the object came as JSON. A client may GET one
+/// object in both encodings (kubectl's `describe`: JSON, then protobuf; `get -o yaml`: JSON),
+/// and offline each GET is answered in the encoding it asked for.
+pub const JSON_GET_SUFFIX: &str = "#json";
+
+/// Where a GET of `view` answered in `enc` is kept: the view itself, or for JSON the same
+/// under [`JSON_GET_SUFFIX`] (still the component's own data, in a view of its own).
+pub fn get_view(view: &ViewKey, enc: Encoding) -> ViewKey {
+    match enc {
+        Encoding::Protobuf => view.clone(),
+        Encoding::Json => ViewKey {
+            component: format!("{}{JSON_GET_SUFFIX}", view.component),
+            ..view.clone()
+        },
+    }
+}
+
+/// The component a view belongs to (a JSON GET's view names it with [`JSON_GET_SUFFIX`]).
+pub fn component_of(view: &ViewKey) -> &str {
+    let c = view.component.as_str();
+    c.strip_suffix(JSON_GET_SUFFIX).unwrap_or(c)
+}
+
+/// One object of the component, for a client with this `Accept`: its GET's own views first
+/// (the encoding the client prefers, then any it takes), else any view of the component
+/// holding it in an encoding the client takes; else as stored, for a 406.
+pub fn object(store: &Store, want: &ViewKey, accept: Option<&str>) -> Result<Lookup, StoreError> {
+    let mut own = Vec::new();
+    for view in [want.clone(), get_view(want, Encoding::Json)] {
+        if let Some((meta, items)) = store.list(&view)? {
+            if let Some(i) = items.into_iter().find(|i| i.name == want.name) {
+                own.push((object_data(&meta, &i), meta));
+            }
         }
     }
-    let views = store.views_for(&want.component, &want.gvr)?;
-    let Some(item) = store.get(&want.component, &want.gvr, &want.namespace, &want.name)? else {
-        return Ok(absent(views, want));
+    let first_choice = preferred(accept);
+    own.sort_by_key(|(d, _)| d.encoding != first_choice);
+    if let Some(at) = own.iter().position(|(d, _)| accepts(accept, d.encoding)) {
+        let (data, meta) = own.swap_remove(at);
+        return Ok(Lookup::Found(data, meta));
+    }
+    let found = match any_view(store, want, |m| accepts(accept, m.encoding))? {
+        Some(f) => Some(f),
+        None => own.into_iter().next(),
     };
-    let Some((_, meta)) = views
-        .iter()
-        .find(|(v, _)| v.may_hold(&want.namespace, &want.name))
-        .or(views.first())
-    else {
-        return Ok(Lookup::Unknown);
+    let found = match found {
+        Some(f) => Some(f),
+        None => any_view(store, want, |_| true)?,
     };
-    let data = ObjectData {
-        encoding: sniff(item.bytes()),
+    match found {
+        Some((data, meta)) => Ok(Lookup::Found(data, meta)),
+        None => Ok(absent(store.views_for(&want.component, &want.gvr)?, want)),
+    }
+}
+
+/// The object from the component's views `takes`, the highest resourceVersion.
+fn any_view(
+    store: &Store,
+    want: &ViewKey,
+    takes: impl Fn(&ViewMeta) -> bool,
+) -> Result<Option<(ObjectData, ViewMeta)>, StoreError> {
+    let found = store.get_where(
+        &want.component,
+        &want.gvr,
+        &want.namespace,
+        &want.name,
+        takes,
+    )?;
+    Ok(found.map(|(item, meta)| (object_data(&meta, &item), meta)))
+}
+
+fn object_data(meta: &ViewMeta, item: &StoredItem) -> ObjectData {
+    ObjectData {
+        encoding: meta.encoding,
         api_version: meta.api_version.clone(),
         kind: object_kind(meta).to_string(),
         bytes: item.bytes().to_vec(),
-    };
-    Ok(Lookup::Found(data, meta.clone()))
+    }
 }
 
 /// The LIST by name that a GET of one object equals: its namespace, `metadata.name=<name>`

@@ -37,17 +37,27 @@ pub fn accepts(accept: Option<&str>, enc: Encoding) -> bool {
     })
 }
 
+/// The encoding kube-apiserver answers an `Accept` header in: its first media range that names
+/// one, conversions (`as=…`) aside (JSON for none, `*/*` or an absent header).
+pub fn preferred(accept: Option<&str>) -> Encoding {
+    let first = accept.unwrap_or_default().split(',').find_map(|m| {
+        let mut parts = m.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        if parts.any(|p| p.trim().starts_with("as=")) {
+            return None;
+        }
+        match media.as_str() {
+            "application/vnd.kubernetes.protobuf" => Some(Encoding::Protobuf),
+            "application/json" | "*/*" | "application/*" => Some(Encoding::Json),
+            _ => None,
+        }
+    });
+    first.unwrap_or(Encoding::Json)
+}
+
 /// The kind of one object of a view (`PodList` → `Pod`; a GET's view already names it).
 pub fn object_kind(meta: &ViewMeta) -> &str {
     meta.kind.strip_suffix("List").unwrap_or(&meta.kind)
-}
-
-/// The encoding stored objects are in, sniffed (JSON objects start with `{`).
-pub fn sniff(bytes: &[u8]) -> Encoding {
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Encoding::Json,
-        _ => Encoding::Protobuf,
-    }
 }
 
 /// A List body with the view's resourceVersion.
@@ -112,5 +122,24 @@ mod tests {
         let table = Some("application/json;as=Table;v=v1;g=meta.k8s.io");
         assert!(!accepts(table, j));
         assert!(!accepts(Some("application/yaml"), j));
+    }
+
+    #[test]
+    fn first_choice() {
+        let (j, p) = (Encoding::Json, Encoding::Protobuf);
+        let kubelet = Some("application/vnd.kubernetes.protobuf,application/json");
+        assert_eq!(preferred(kubelet), p);
+        assert_eq!(preferred(Some("application/json, */*")), j);
+        assert_eq!(
+            preferred(Some(
+                "application/yaml, application/vnd.kubernetes.protobuf"
+            )),
+            p
+        );
+        let table =
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/vnd.kubernetes.protobuf";
+        assert_eq!(preferred(Some(table)), p);
+        assert_eq!(preferred(Some("*/*")), j);
+        assert_eq!(preferred(None), j);
     }
 }

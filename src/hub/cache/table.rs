@@ -96,6 +96,11 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
     })
 }
 
+/// Whether a decoded Table item is the one holding the column definitions.
+pub fn is_columns(item: &OwnedItem) -> bool {
+    item.namespace == COLUMNS && item.name == COLUMNS
+}
+
 /// Whether a stored Table item stays in a Table filtered by `keep` (of its row object's
 /// metadata): the columns item always does; a row whose object cannot be read does not.
 pub fn row_matches(item: &[u8], keep: impl Fn(&Meta) -> bool) -> bool {

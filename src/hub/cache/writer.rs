@@ -38,8 +38,19 @@ pub fn spawn(cache: Arc<Cache>, target: Target, enc: Encoding) -> CopyTx {
     tx
 }
 
-/// GET / Table: the whole body, then one commit.
+/// GET / Table: the whole body, then its commit (a Table page like a LIST page).
 async fn snapshot(cache: Arc<Cache>, target: Target, enc: Encoding, rx: CopyRx) {
+    let Some(body) = whole_body(&target, rx).await else {
+        return;
+    };
+    if target.kind == Kind::Table {
+        return table(cache, target, enc, &body).await;
+    }
+    smol::unblock(move || commit_get(&cache, &target, enc, &body)).await
+}
+
+/// The answer's bytes once it ended cleanly; `None` if it was cut short or too big to cache.
+async fn whole_body(target: &Target, rx: CopyRx) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         match rx.recv().await {
@@ -48,13 +59,15 @@ async fn snapshot(cache: Arc<Cache>, target: Target, enc: Encoding, rx: CopyRx) 
             }
             Some(Msg::Data(_)) => {
                 log::warn!("cache: answer over {MAX_FRAME_LEN} bytes not cached");
-                return;
+                return None;
             }
-            Some(Msg::End) => break,
-            None => return cut_short(&target),
+            Some(Msg::End) => return Some(body),
+            None => {
+                cut_short(target);
+                return None;
+            }
         }
     }
-    smol::unblock(move || commit_snapshot(&cache, &target, enc, &body)).await
 }
 
 fn cut_short(target: &Target) {
@@ -72,27 +85,44 @@ fn malformed(cache: &Cache, target: &Target, e: &dyn std::fmt::Display) {
     cache.metrics.write_failure("malformed");
 }
 
-fn commit_snapshot(cache: &Cache, target: &Target, enc: Encoding, body: &[u8]) {
-    let decoded = match target.kind {
-        Kind::Get => decode::object(enc, body),
-        _ => super::table::decode(body),
-    };
-    let d = match decoded {
+fn commit_get(cache: &Cache, target: &Target, enc: Encoding, body: &[u8]) {
+    let d = match decode::object(enc, body) {
         Ok(d) => d,
         Err(e) => return malformed(cache, target, &e),
     };
     let meta = list_meta(&d.api_version, &d.kind, d.resource_version, enc);
-    let items: Vec<_> = d.items.iter().map(OwnedItem::as_item).collect();
-    let r = match target.kind {
-        Kind::Get => match items.first() {
-            Some(i) => cache.store.put_object(&target.view, &meta, i),
-            None => return,
-        },
-        _ => cache.store.commit_list(&target.view, &meta, &items),
+    let Some(item) = d.items.first() else {
+        return;
     };
-    if let Err(e) = r {
+    let view = super::read::get_view(&target.view, meta.encoding);
+    if let Err(e) = cache.store.put_object(&view, &meta, &item.as_item()) {
         failed(cache, &e);
     }
+}
+
+/// A Table (kubectl's `get`): its rows are the view's items, and a Table paged by
+/// `--chunk-size` is gathered page by page like a LIST, committed at its last page. The
+/// columns item comes from the first page.
+async fn table(cache: Arc<Cache>, target: Target, enc: Encoding, body: &[u8]) {
+    let d = match super::table::decode(body) {
+        Ok(d) => d,
+        Err(e) => return malformed(&cache, &target, &e),
+    };
+    let Some((w, page)) = list_writer(&cache, &target).await else {
+        return;
+    };
+    let mut items = d.items;
+    if !target.continue_token.is_empty() {
+        items.retain(|i| !super::table::is_columns(i));
+    }
+    let Some(w) = push(&cache, w, items).await else {
+        return;
+    };
+    if !d.continue_token.is_empty() {
+        return cache.pages.park(page, d.continue_token, w);
+    }
+    let meta = list_meta(&d.api_version, &d.kind, d.resource_version, enc);
+    finish(&cache, &target, w, meta).await
 }
 
 fn list_meta(api_version: &str, kind: &str, resource_version: u64, enc: Encoding) -> ListMeta {

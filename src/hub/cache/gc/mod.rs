@@ -296,7 +296,7 @@ impl Gc {
             Outcome::Skipped => "skipped",
             Outcome::Dropped { objects, why } => {
                 log::info!("cache gc: dropped {shown} ({objects} objects): it {why}");
-                m.gc_dropped(&view.component, res, 1, objects);
+                m.gc_dropped(super::read::component_of(view), res, 1, objects);
                 "dropped"
             }
             Outcome::Relisted {
@@ -308,7 +308,7 @@ impl Gc {
                     gone.len(),
                     names(&gone)
                 );
-                m.gc_dropped(&view.component, res, 0, gone.len() as u64);
+                m.gc_dropped(super::read::component_of(view), res, 0, gone.len() as u64);
                 "relisted"
             }
             Outcome::Left(f) => {
