@@ -172,7 +172,7 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
     );
 }
 
-/// kubectl's other everyday reads offline: a Table it paged (`--chunk-size`), one pod as YAML
+/// kubectl's other everyday reads offline: a Table it paged (`--chunk-size`) or sorted, one pod as YAML
 /// and `describe` (a JSON GET, then a protobuf one, of the same pod), `get -w`; the rest of a
 /// paged LIST gets the apiserver's 410 for a continue token it can no longer honour.
 #[test]
@@ -192,7 +192,14 @@ fn kubectl_paged_tables_yaml_and_describe_offline() {
     let direct_describe = kubectl(dir, "direct", &describe);
     assert!(direct_yaml.contains("name: web-0"), "{direct_yaml}");
 
-    // Online through the hub: only the paged Table, the YAML and describe.
+    // Online through the hub: only a sorted Table (its rows carry whole objects), the paged
+    // Table (rows with metadata), the YAML and describe.
+    let sorted = ["get", "pods", "-A", "--sort-by=.spec.nodeName"];
+    let direct_sorted = kubectl(dir, "direct", &sorted);
+    assert_eq!(
+        without_age(&kubectl(dir, "hub", &sorted)),
+        without_age(&direct_sorted)
+    );
     assert_eq!(
         without_age(&kubectl(dir, "hub", &paged)),
         without_age(&direct_all)
@@ -215,6 +222,10 @@ fn kubectl_paged_tables_yaml_and_describe_offline() {
         let offline = kubectl(dir, "hub", args);
         assert_eq!(without_age(&offline), without_age(&direct_all), "{args:?}");
     }
+    assert_eq!(
+        without_age(&kubectl(dir, "hub", &sorted)),
+        without_age(&direct_sorted)
+    );
     assert_eq!(kubectl(dir, "hub", &yaml), direct_yaml);
     assert_eq!(
         without_age(&kubectl(dir, "hub", &describe)),

@@ -98,6 +98,7 @@ fn resource_request(
         timeout_seconds: opts.timeout_seconds,
         limit: opts.limit,
         continue_token: opts.continue_token,
+        include_object: opts.include_object,
         send_initial_events: opts.send_initial_events,
         allow_watch_bookmarks: opts.allow_watch_bookmarks,
         watch: verb == Verb::Watch,

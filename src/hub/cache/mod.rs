@@ -129,7 +129,9 @@ pub fn target(
             _ => return None,
         }
         t.kind = Kind::Table;
-        t.view.component.push_str(table::TABLE_SUFFIX);
+        t.view
+            .component
+            .push_str(table::suffix(info.include_object.as_deref())?);
         return Some(t);
     }
     plain_target(info, component, agents)
@@ -219,6 +221,21 @@ mod tests {
             (Kind::Table, "kubectl#table")
         );
         assert!(target(&w, "kubectl", table, &all).is_none());
+        // Rows with whole objects (`--sort-by`) are a view of their own; rows without any are
+        // not cached.
+        let component = |q: &str| {
+            let r = parse("GET", &format!("/api/v1/pods?{q}")).expect("ok");
+            target(&r, "kubectl", table, &all).map(|t| t.view.component)
+        };
+        assert_eq!(
+            component("includeObject=Metadata"),
+            Some("kubectl#table".into())
+        );
+        assert_eq!(
+            component("includeObject=Object"),
+            Some("kubectl#object#table".into())
+        );
+        assert_eq!(component("includeObject=None"), None);
         let one = parse("GET", "/api/v1/namespaces/d/pods/a,b?labelSelector=x").expect("ok");
         let t = target(&one, "kubectl", table, &all).expect("one row");
         assert_eq!(

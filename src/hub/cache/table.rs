@@ -13,6 +13,17 @@ use crate::k8s::meta::{meta, rv_u64, Encoding, Meta};
 
 /// Suffix of the component of table views.
 pub const TABLE_SUFFIX: &str = "#table";
+
+/// The suffix of the view of a Table whose rows carry `includeObject` (`Metadata` unless
+/// given; `Object` for kubectl's `--sort-by`, a view of its own: its rows hold whole objects).
+/// `None` for `includeObject=None`, whose rows name no object to key them by.
+pub fn suffix(include_object: Option<&str>) -> Option<&'static str> {
+    match include_object {
+        None | Some("Metadata") => Some(TABLE_SUFFIX),
+        Some("Object") => Some("#object#table"),
+        Some(_) => None,
+    }
+}
 /// Namespace and name of the item holding the column definitions (sorts before every row).
 const COLUMNS: &str = "\0columns";
 

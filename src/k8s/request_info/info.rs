@@ -48,6 +48,8 @@ pub struct RequestInfo {
     pub limit: Option<u64>,
     /// `continue`; `None` when absent or empty.
     pub continue_token: Option<String>,
+    /// `includeObject` of a Table (`None`, `Metadata`, `Object`); `None` when absent or empty.
+    pub include_object: Option<String>,
     /// `sendInitialEvents` (true unless absent, `0` or `false`).
     pub send_initial_events: bool,
     /// `allowWatchBookmarks` (true unless absent, `0` or `false`).
@@ -77,6 +79,7 @@ impl RequestInfo {
             timeout_seconds: None,
             limit: None,
             continue_token: None,
+            include_object: None,
             send_initial_events: false,
             allow_watch_bookmarks: false,
             watch: false,
