@@ -170,9 +170,11 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         m.contains("node_yurthub_cache_offline_answers_total{component=\"kubectl\",resource=\"pods\",code=\"200\"}"),
         "{m}"
     );
+    assert!(!m.contains("write_failures_total{"), "every answer was stored: {m}");
 }
 
-/// kubectl's other everyday reads offline: a Table it paged (`--chunk-size`) or sorted, one pod as YAML
+/// kubectl's other everyday reads offline: namespaced Tables, a Table it paged (`--chunk-size`)
+/// or sorted, one pod as YAML
 /// and `describe` (a JSON GET, then a protobuf one, of the same pod), `get -w`; the rest of a
 /// paged LIST gets the apiserver's 410 for a continue token it can no longer honour.
 #[test]
@@ -194,6 +196,25 @@ fn kubectl_paged_tables_yaml_and_describe_offline() {
 
     // Online through the hub: only a sorted Table (its rows carry whole objects), the paged
     // Table (rows with metadata), the YAML and describe.
+    // Namespaced Tables: one only the apiserver can filter (status.phase), one empty.
+    let phase = [
+        "get",
+        "pods",
+        "-n",
+        "default",
+        "--field-selector",
+        "status.phase=Running",
+    ];
+    let empty = ["get", "configmaps", "-n", "kube-system"];
+    let direct_phase = kubectl(dir, "direct", &phase);
+    let direct_empty = run_kubectl(dir, "direct", &empty);
+    assert!(direct_phase.lines().count() >= 3, "{direct_phase}");
+    assert!(direct_empty.status.success() && direct_empty.stdout.is_empty());
+    assert_eq!(
+        without_age(&kubectl(dir, "hub", &phase)),
+        without_age(&direct_phase)
+    );
+    assert_eq!(run_kubectl(dir, "hub", &empty).stderr, direct_empty.stderr);
     let sorted = ["get", "pods", "-A", "--sort-by=.spec.nodeName"];
     let direct_sorted = kubectl(dir, "direct", &sorted);
     assert_eq!(
@@ -226,6 +247,13 @@ fn kubectl_paged_tables_yaml_and_describe_offline() {
         without_age(&kubectl(dir, "hub", &sorted)),
         without_age(&direct_sorted)
     );
+    assert_eq!(
+        without_age(&kubectl(dir, "hub", &phase)),
+        without_age(&direct_phase)
+    );
+    let offline_empty = run_kubectl(dir, "hub", &empty);
+    assert!(offline_empty.status.success(), "{offline_empty:?}");
+    assert_eq!(offline_empty.stderr, direct_empty.stderr);
     assert_eq!(kubectl(dir, "hub", &yaml), direct_yaml);
     assert_eq!(
         without_age(&kubectl(dir, "hub", &describe)),
@@ -267,4 +295,6 @@ fn kubectl_paged_tables_yaml_and_describe_offline() {
         expired.contains("The provided continue parameter is too old"),
         "{expired}"
     );
+    let m = s.hub.metrics();
+    assert!(!m.contains("write_failures_total{"), "every answer was stored: {m}");
 }

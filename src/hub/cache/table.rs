@@ -24,7 +24,9 @@ pub fn suffix(include_object: Option<&str>) -> Option<&'static str> {
         Some(_) => None,
     }
 }
-/// Namespace and name of the item holding the column definitions (sorts before every row).
+
+/// Name of the item holding the column definitions (sorts before every row's). Caches written
+/// before namespaced Tables were cached also hold it in namespace `"\0columns"`.
 const COLUMNS: &str = "\0columns";
 
 #[derive(Deserialize)]
@@ -78,7 +80,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
     let rv =
         rv_u64(&t.metadata.resource_version).ok_or(invalid("Table without a resourceVersion"))?;
     let mut items = vec![OwnedItem {
-        namespace: COLUMNS.into(),
+        namespace: String::new(), // the view's: see `in_namespace`
         name: COLUMNS.into(),
         resource_version: rv,
         bytes: t.columns.get().as_bytes().to_vec(),
@@ -107,9 +109,18 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
     })
 }
 
-/// Whether a decoded Table item is the one holding the column definitions.
+/// Whether a decoded Table item is the one holding the column definitions (a JSON list; rows
+/// are objects, even one named like it).
 pub fn is_columns(item: &OwnedItem) -> bool {
-    item.namespace == COLUMNS && item.name == COLUMNS
+    item.name == COLUMNS && item.bytes.first() == Some(&b'[')
+}
+
+/// Puts the columns item in the view's `namespace`, where a namespaced view can hold it; its
+/// name still sorts before every row's (object names never hold NUL).
+pub fn in_namespace(items: &mut [OwnedItem], namespace: &str) {
+    for i in items.iter_mut().filter(|i| is_columns(i)) {
+        i.namespace = namespace.into();
+    }
 }
 
 /// Whether a stored Table item stays in a Table filtered by `keep` (of its row object's

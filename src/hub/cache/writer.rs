@@ -115,6 +115,7 @@ async fn table(cache: Arc<Cache>, target: Target, enc: Encoding, body: &[u8]) {
     if !target.continue_token.is_empty() {
         items.retain(|i| !super::table::is_columns(i));
     }
+    super::table::in_namespace(&mut items, &target.view.namespace);
     let Some(w) = push(&cache, w, items).await else {
         return;
     };
