@@ -59,6 +59,12 @@ fn replay(flavour: Flavour) {
     report_hub(&rig, "cloud cut", p);
     drop((online, cut));
 
+    let m = rig.hub().metrics();
+    assert!(
+        !m.contains("node_yurthub_cache_write_failures_total{"),
+        "the store refused answers of real clients:\n{m}"
+    );
+
     step("hub restart");
     rig.restart_hub(true);
     step("replay after the restart");

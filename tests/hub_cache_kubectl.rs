@@ -170,7 +170,10 @@ fn kubectl_get_pods_all_namespaces_prints_the_same_offline() {
         m.contains("node_yurthub_cache_offline_answers_total{component=\"kubectl\",resource=\"pods\",code=\"200\"}"),
         "{m}"
     );
-    assert!(!m.contains("write_failures_total{"), "every answer was stored: {m}");
+    assert!(
+        !m.contains("write_failures_total{"),
+        "every answer was stored: {m}"
+    );
 }
 
 /// kubectl's other everyday reads offline: namespaced Tables, a Table it paged (`--chunk-size`)
@@ -296,5 +299,8 @@ fn kubectl_paged_tables_yaml_and_describe_offline() {
         "{expired}"
     );
     let m = s.hub.metrics();
-    assert!(!m.contains("write_failures_total{"), "every answer was stored: {m}");
+    assert!(
+        !m.contains("write_failures_total{"),
+        "every answer was stored: {m}"
+    );
 }
